@@ -1,0 +1,50 @@
+/**
+ * `@rfb/core`: a remote framebuffer for Deno. Render frames in a Deno
+ * program, watch and drive them live in any browser.
+ *
+ * A `Display` takes frames with `publish()` (RGBA, RGB or gray bytes; the
+ * newest wins and the call never blocks) and fans them out over WebSockets
+ * to every viewer, encoding each frame once per encoding the viewers need.
+ * Pointer, wheel, key and resize events come back through `pollEvents()` or
+ * `events()`. The wire protocol is compatible with pdum.rfb's.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "@rfb/core";
+ *
+ * const width = 320, height = 240;
+ * await using display = await serve(width, height, { port: 0 });
+ * console.log(`open ${display.url}`);
+ * const rgba = new Uint8Array(width * height * 4);
+ * for (let t = 0; t < 3; t++) {
+ *   rgba.fill(t * 80);
+ *   display.publish(rgba);
+ *   for (const ev of display.pollEvents()) console.log(ev.type);
+ *   await new Promise((r) => setTimeout(r, 16));
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export { Display } from "./src/display.ts";
+export type { DisplayStats, PublishOptions } from "./src/display.ts";
+export { RfbServer, serve, serveServer } from "./src/server.ts";
+export { handler } from "./src/handler.ts";
+export type { HandlerOptions, RequestInfo, RfbHandler } from "./src/handler.ts";
+export { timingSafeEqual, tokenAuth } from "./src/auth.ts";
+export { originAllowed } from "./src/origin.ts";
+export type {
+  AllowedOrigins,
+  AuthContext,
+  Authenticate,
+  DisplayOptions,
+  ServerOptions,
+} from "./src/options.ts";
+export type { DisplayEvent } from "./src/events.ts";
+export type { FrameInput, FrameLike, PixelData } from "./src/frame.ts";
+export type { ViewerStats } from "./src/session.ts";
+export type { Clock } from "./src/clock.ts";
+export type { Logger, LogLevel } from "./src/log.ts";
+export { consoleLogger, silentLogger } from "./src/log.ts";
+export * from "./src/protocol.ts";

@@ -1,0 +1,474 @@
+/**
+ * `Display`: one stream of frames and the viewers watching it. The app
+ * publishes frames (latest wins, never blocking) and reads input events; the
+ * display encodes each frame once per encoding its viewers need and fans the
+ * same bytes out to all of them, each under its own flow control.
+ *
+ * @module
+ */
+
+import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
+import { encodeImage } from "./encoders/image.ts";
+import { EncodeGroup } from "./encoders/group.ts";
+import { type DisplayEvent, EventQueue } from "./events.ts";
+import {
+  checkFrame,
+  type FrameInput,
+  FramePool,
+  type PooledFrame,
+} from "./frame.ts";
+import { consoleLogger } from "./log.ts";
+import {
+  checkSize,
+  type DisplayOptions,
+  type ResolvedDisplayOptions,
+  resolveDisplayOptions,
+} from "./options.ts";
+import {
+  CLOSE_GOING_AWAY,
+  IMAGE_MIME,
+  type ImageFormat,
+  type NegotiationOffer,
+} from "./protocol.ts";
+import {
+  Session,
+  type SessionHost,
+  type SessionRequest,
+  type ViewerSocket,
+  type ViewerStats,
+} from "./session.ts";
+
+/** Options for one `publish` call. */
+export interface PublishOptions {
+  /** The frame's render pixel ratio (default: the display's `pixelRatio`). */
+  pixelRatio?: number;
+}
+
+/** Figures for one display, from `Display.stats()`. */
+export interface DisplayStats {
+  /** Stream name. */
+  name: string;
+  /** Frame width. */
+  width: number;
+  /** Frame height. */
+  height: number;
+  /** Viewers connected (negotiated or not). */
+  viewers: number;
+  /** Frames published since the display was made. */
+  framesPublished: number;
+  /** Encodes run (over all groups). */
+  encodes: number;
+  /** Mean encode time, milliseconds. */
+  encodeMsMean: number;
+  /** Encodes that failed. */
+  encodeFailures: number;
+  /** Input events waiting for the app. */
+  eventsQueued: number;
+  /** Input events dropped because the app did not drain them. */
+  eventsDropped: number;
+  /** Per-viewer figures. */
+  viewerStats: ViewerStats[];
+}
+
+/** Where a display is reachable, when a listener hosts it. */
+export interface DisplayAddress {
+  /** Listener port. */
+  port: number;
+  /** Page URL for this stream. */
+  url: string;
+}
+
+/** What the server side of the library needs from a display, kept off its public API. */
+export interface DisplayInternals {
+  /** Start a session on a newly upgraded socket. */
+  accept(socket: ViewerSocket, req: SessionRequest): Session;
+  /** Record where the display is served and what to do when it closes. */
+  attach(
+    address: DisplayAddress | null,
+    onClose: (() => Promise<void>) | null,
+  ): void;
+  /** The resolved options. */
+  options: ResolvedDisplayOptions;
+}
+
+const internalsOf = new WeakMap<Display, DisplayInternals>();
+
+/**
+ * The internals of a display (for the handler and server modules).
+ *
+ * @example
+ * ```ts ignore
+ * internals(display).accept(socket, { request });
+ * ```
+ */
+export function internals(display: Display): DisplayInternals {
+  const i = internalsOf.get(display);
+  if (!i) throw new TypeError("not a Display");
+  return i;
+}
+
+let nextViewerId = 1;
+
+/**
+ * A stream of frames with its viewers.
+ *
+ * Make one with `serve()` (its own listener), `RfbServer.addStream()` (one of
+ * many on a port), or `new Display()` to mount with `handler()` in your own
+ * web app.
+ *
+ * @example
+ * ```ts
+ * import { Display } from "@rfb/core";
+ * const display = new Display(320, 240, { quality: 85 });
+ * display.publish(new Uint8Array(320 * 240 * 4)); // RGBA
+ * for (const ev of display.pollEvents()) console.log(ev.type);
+ * await display.close();
+ * ```
+ */
+export class Display implements AsyncDisposable {
+  /** The stream's name (`"default"` unless added to a server under another). */
+  readonly name: string;
+  #width: number;
+  #height: number;
+  #opts: ResolvedDisplayOptions;
+  #clock: Clock;
+  #pool = new FramePool();
+  #latest: PooledFrame | null = null;
+  #version = 0;
+  #lastPublish = 0;
+  #settled = false;
+  #stillTimer: TimerHandle | null = null;
+  #groups = new Map<string, EncodeGroup>();
+  #retired = { encodes: 0, ms: 0, failures: 0 };
+  #sessions = new Set<Session>();
+  #events: EventQueue;
+  #pumpScheduled = false;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+  #address: DisplayAddress | null = null;
+  #onClose: (() => Promise<void>) | null = null;
+
+  /**
+   * Make a display of `width` x `height` pixels.
+   *
+   * @param width frame width, 1-16384
+   * @param height frame height, 1-16384
+   * @param options encoding, flow-control and auth settings
+   * @param name stream name (set by `RfbServer.addStream`)
+   */
+  constructor(
+    width: number,
+    height: number,
+    options: DisplayOptions = {},
+    name = "default",
+  ) {
+    checkSize("Display", width, height);
+    this.#opts = resolveDisplayOptions(options, "Display", {
+      logger: consoleLogger,
+      clock: systemClock,
+    });
+    this.#clock = this.#opts.clock;
+    this.#width = width;
+    this.#height = height;
+    this.name = name;
+    this.#events = new EventQueue(this.#opts.maxQueuedEvents);
+    internalsOf.set(this, {
+      accept: (socket, req) => this.#accept(socket, req),
+      attach: (address, onClose) => {
+        this.#address = address;
+        this.#onClose = onClose;
+      },
+      options: this.#opts,
+    });
+  }
+
+  /** Frame width in pixels. */
+  get width(): number {
+    return this.#width;
+  }
+
+  /** Frame height in pixels. */
+  get height(): number {
+    return this.#height;
+  }
+
+  /** The listener's port, or `null` when the display is only mounted with `handler()`. */
+  get port(): number | null {
+    return this.#address?.port ?? null;
+  }
+
+  /** The page to open in a browser, or `null` when not served by this library's listener. */
+  get url(): string | null {
+    return this.#address?.url ?? null;
+  }
+
+  /** The number of viewers connected. */
+  get viewers(): number {
+    return this.#sessions.size;
+  }
+
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Publish a frame: RGBA (`width*height*4` bytes), RGB (`*3`) or gray
+   * (`*1`), as a `Uint8Array`, a `Uint8ClampedArray` or an `ImageData`-like
+   * `{ data, width, height }`. The pixels are copied, so the caller may reuse
+   * its buffer at once. Returns at once; the newest frame wins, and frames no
+   * viewer had room for are never encoded. Throws a `TypeError` naming the
+   * expected size when the buffer does not fit.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(2, 1);
+   * display.publish(new Uint8Array([255, 0, 0, 255, 0, 0, 255, 255]));
+   * await display.close();
+   * ```
+   */
+  publish(frame: FrameInput, options: PublishOptions = {}): void {
+    if (this.#closed) {
+      throw new Error(`publish(): display '${this.name}' is closed`);
+    }
+    const { bytes, channels } = checkFrame(frame, this.#width, this.#height);
+    const pixelRatio = options.pixelRatio ?? this.#opts.pixelRatio;
+    if (!Number.isFinite(pixelRatio) || pixelRatio <= 0) {
+      throw new RangeError(
+        `publish(): pixelRatio must be a positive number, got ${pixelRatio}`,
+      );
+    }
+    const next = this.#pool.take(
+      bytes,
+      this.#width,
+      this.#height,
+      channels,
+      ++this.#version,
+      this.#clock.epochMicros(),
+      pixelRatio,
+    );
+    if (this.#latest) this.#pool.release(this.#latest);
+    this.#latest = next;
+    this.#lastPublish = this.#clock.now();
+    this.#settled = false;
+    this.#armStill();
+    this.#schedulePump();
+  }
+
+  /**
+   * Take every input event received since the last call, from all viewers.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64);
+   * for (const ev of display.pollEvents()) {
+   *   if (ev.type === "pointer_down") console.log("click at", ev.x, ev.y);
+   * }
+   * await display.close();
+   * ```
+   */
+  pollEvents(): DisplayEvent[] {
+    return this.#events.drain();
+  }
+
+  /**
+   * Input events as they arrive; the iteration ends when the display closes.
+   * It drains the same queue as `pollEvents()`.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const ev of display.events()) {
+   *   if (ev.type === "key_down") console.log(ev.key);
+   * }
+   * ```
+   */
+  events(): AsyncGenerator<DisplayEvent, void, undefined> {
+    return this.#events.iterate();
+  }
+
+  /**
+   * Change the frame size. Viewers get a new `config`; the next frame must
+   * have the new size.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64);
+   * display.resize(128, 96);
+   * display.publish(new Uint8Array(128 * 96 * 4));
+   * await display.close();
+   * ```
+   */
+  resize(width: number, height: number): void {
+    checkSize("resize()", width, height);
+    if (width === this.#width && height === this.#height) return;
+    this.#width = width;
+    this.#height = height;
+    if (this.#latest) this.#pool.release(this.#latest);
+    this.#latest = null;
+    this.#pool.clear();
+    this.#retireGroups();
+    for (const s of this.#sessions) s.resized();
+  }
+
+  /**
+   * Figures for this display and each viewer.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64);
+   * console.log(display.stats().viewers); // 0
+   * await display.close();
+   * ```
+   */
+  stats(): DisplayStats {
+    let encodes = this.#retired.encodes;
+    let ms = this.#retired.ms;
+    let failures = this.#retired.failures;
+    for (const g of this.#groups.values()) {
+      encodes += g.encodes;
+      ms += g.encodeMsTotal;
+      failures += g.failures;
+    }
+    return {
+      name: this.name,
+      width: this.#width,
+      height: this.#height,
+      viewers: this.#sessions.size,
+      framesPublished: this.#version,
+      encodes,
+      encodeMsMean: encodes ? ms / encodes : 0,
+      encodeFailures: failures,
+      eventsQueued: this.#events.size,
+      eventsDropped: this.#events.dropped,
+      viewerStats: [...this.#sessions].map((s) => s.stats()),
+    };
+  }
+
+  /**
+   * Close every viewer (code 1001), end `events()`, and stop the listener if
+   * this display has its own (`serve()`).
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64);
+   * await display.close();
+   * ```
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closed = true;
+    if (this.#stillTimer !== null) this.#clock.clearTimeout(this.#stillTimer);
+    this.#stillTimer = null;
+    for (const s of [...this.#sessions]) {
+      s.close(CLOSE_GOING_AWAY, "display closed");
+    }
+    this.#events.close();
+    if (this.#latest) this.#pool.release(this.#latest);
+    this.#latest = null;
+    this.#closing = this.#onClose ? this.#onClose() : Promise.resolve();
+    return this.#closing;
+  }
+
+  /** `await using display = await serve(...)` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #accept(socket: ViewerSocket, req: SessionRequest): Session {
+    // deno-lint-ignore no-this-alias
+    const self = this;
+    const host: SessionHost = {
+      name: this.name,
+      options: this.#opts,
+      get width() {
+        return self.#width;
+      },
+      get height() {
+        return self.#height;
+      },
+      latest: () => this.#latest,
+      settled: () => this.#settled,
+      group: (format, quality, still) => this.#group(format, quality, still),
+      offer: () => this.#offer(),
+      pushEvent: (ev) => this.#events.push(ev),
+      schedulePump: () => this.#schedulePump(),
+      detach: (s) => this.#sessions.delete(s),
+    };
+    const session = new Session(nextViewerId++, host, socket, {
+      ...req,
+      authenticate: this.#opts.authenticate ?? req.authenticate,
+    });
+    if (this.#closed) {
+      session.close(CLOSE_GOING_AWAY, "display closed");
+      return session;
+    }
+    this.#sessions.add(session);
+    return session;
+  }
+
+  #offer(): NegotiationOffer {
+    return {
+      transport: this.#opts.transport,
+      imageFormat: this.#opts.imageFormat,
+      h264Codec: null,
+    };
+  }
+
+  #group(format: ImageFormat, quality: number, still: boolean): EncodeGroup {
+    const key = `${format}:${quality}:${still ? "still" : "live"}`;
+    let g = this.#groups.get(key);
+    if (!g) {
+      g = new EncodeGroup(
+        key,
+        IMAGE_MIME[format],
+        (frame) => encodeImage(frame, { format, quality, still }),
+        this.#pool,
+        () => this.#schedulePump(),
+        this.#opts.logger,
+      );
+      this.#groups.set(key, g);
+    }
+    return g;
+  }
+
+  #retireGroups(): void {
+    for (const g of this.#groups.values()) {
+      this.#retired.encodes += g.encodes;
+      this.#retired.ms += g.encodeMsTotal;
+      this.#retired.failures += g.failures;
+    }
+    this.#groups.clear();
+  }
+
+  #armStill(): void {
+    const after = this.#opts.stillAfter;
+    if (after === false || this.#stillTimer !== null) return;
+    const check = () => {
+      this.#stillTimer = null;
+      if (this.#closed) return;
+      const rest = this.#lastPublish + after * 1000 - this.#clock.now();
+      if (rest > 0) {
+        this.#stillTimer = this.#clock.setTimeout(check, rest);
+        return;
+      }
+      this.#settled = true;
+      this.#schedulePump();
+    };
+    this.#stillTimer = this.#clock.setTimeout(check, after * 1000);
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(() => {
+      this.#pumpScheduled = false;
+      if (this.#closed) return;
+      for (const s of this.#sessions) s.pump();
+    });
+  }
+}

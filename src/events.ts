@@ -1,0 +1,82 @@
+/**
+ * The display's input queue: events from every viewer, bounded so a flood
+ * cannot grow memory, drained by `pollEvents()` or awaited with `events()`.
+ *
+ * @module
+ */
+
+import type { InputEvent } from "./protocol.ts";
+
+/** An input event as the app receives it: the protocol event plus its viewer. */
+export type DisplayEvent = InputEvent & {
+  /** The id of the viewer that sent it (see `Display.stats().viewers`). */
+  viewer: number;
+};
+
+/**
+ * A bounded FIFO of input events. When full, the oldest event is dropped and
+ * counted, so a slow app sees recent input rather than stale input.
+ *
+ * @example
+ * ```ts
+ * import { EventQueue } from "./events.ts";
+ * const q = new EventQueue(2);
+ * q.push({ type: "key_down", key: "a", modifiers: [], timestamp: 0, viewer: 1 });
+ * console.log(q.drain().length); // 1
+ * ```
+ */
+export class EventQueue {
+  #items: DisplayEvent[] = [];
+  #waiters: Array<() => void> = [];
+  #closed = false;
+  readonly #max: number;
+  /** Events dropped because the queue was full. */
+  dropped = 0;
+
+  /** Hold at most `max` events. */
+  constructor(max = 4096) {
+    this.#max = max;
+  }
+
+  /** Number of events waiting. */
+  get size(): number {
+    return this.#items.length;
+  }
+
+  /** Add an event, dropping the oldest when full. */
+  push(ev: DisplayEvent): void {
+    if (this.#closed) return;
+    if (this.#items.length >= this.#max) {
+      this.#items.shift();
+      this.dropped++;
+    }
+    this.#items.push(ev);
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Take every waiting event. */
+  drain(): DisplayEvent[] {
+    const out = this.#items;
+    this.#items = [];
+    return out;
+  }
+
+  /** Wake every waiting iterator and make them finish. */
+  close(): void {
+    this.#closed = true;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Yield events as they arrive until the queue is closed. */
+  async *iterate(): AsyncGenerator<DisplayEvent, void, undefined> {
+    while (true) {
+      while (this.#items.length > 0) yield this.#items.shift()!;
+      if (this.#closed) return;
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+}

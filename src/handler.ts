@@ -1,0 +1,193 @@
+/**
+ * `handler()`: a plain `(Request) => Response` that serves a display or a
+ * server's streams, so it mounts in `Deno.serve`, Hono, Fresh, Oak or any
+ * framework that hands over a standard `Request`. WebSocket upgrades become
+ * viewer sessions (after the Origin check); plain GETs serve `/health`,
+ * `/streams`, `/metrics` and a viewer page per stream.
+ *
+ * @module
+ */
+
+import { Display, internals } from "./display.ts";
+import { consoleLogger, type Logger } from "./log.ts";
+import {
+  type AllowedOrigins,
+  type Authenticate,
+  checkAllowedOrigins,
+} from "./options.ts";
+import { originAllowed } from "./origin.ts";
+import { CLOSE_UNKNOWN_STREAM } from "./protocol.ts";
+import type { RfbServer } from "./server.ts";
+import { viewerPage } from "./viewer_page.ts";
+
+/** Options for `handler()`. */
+export interface HandlerOptions {
+  /** The path the handler is mounted under, e.g. `"/rfb"`; stripped before routing. */
+  prefix?: string;
+  /** Admits or refuses viewers (a stream's own hook wins). */
+  authenticate?: Authenticate;
+  /** Page origins allowed besides same-host pages, or `"*"`. */
+  allowedOrigins?: AllowedOrigins;
+  /** Where log lines go. */
+  logger?: Logger;
+}
+
+/** Connection facts a server passes along (as `Deno.serve` does). */
+export interface RequestInfo {
+  /** The peer's address. */
+  remoteAddr?: { hostname?: string; port?: number } | unknown;
+}
+
+/** A standard request handler. */
+export type RfbHandler = (
+  request: Request,
+  info?: RequestInfo,
+) => Response | Promise<Response>;
+
+/** Names that are HTTP routes, so no stream may take them. */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  "health",
+  "streams",
+  "metrics",
+  "rfb-client.js",
+]);
+
+function json(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8" },
+  });
+}
+
+function text(body: string, status: number): Response {
+  return new Response(body, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+function peer(info: RequestInfo | undefined): string | undefined {
+  const addr = info?.remoteAddr as
+    | { hostname?: string; port?: number }
+    | undefined;
+  return addr?.hostname ? `${addr.hostname}:${addr.port ?? ""}` : undefined;
+}
+
+/**
+ * Make a request handler for a display or a server.
+ *
+ * For a single `Display`, every WebSocket path reaches it. For an
+ * `RfbServer`, the path after `prefix` names the stream (`/` is `default`);
+ * an unknown name is closed with 4404.
+ *
+ * @example
+ * ```ts ignore
+ * import { Hono } from "hono";
+ * import { Display, handler } from "@rfb/core";
+ * const display = new Display(640, 480);
+ * const rfb = handler(display, { authenticate: ({ cookies }) => cookies.session === "ok" });
+ * const app = new Hono();
+ * app.get("/rfb", (c) => rfb(c.req.raw));
+ * Deno.serve(app.fetch);
+ * ```
+ */
+export function handler(
+  target: Display | RfbServer,
+  options: HandlerOptions = {},
+): RfbHandler {
+  checkAllowedOrigins("handler()", options.allowedOrigins);
+  const single = target instanceof Display ? target : null;
+  const server = single ? null : target as RfbServer;
+  const prefix = (options.prefix ?? "").replace(/\/+$/, "");
+  const authenticate = options.authenticate ?? server?.options.authenticate;
+  const allowed = options.allowedOrigins ?? server?.options.allowedOrigins;
+  const log = options.logger ?? server?.options.logger ?? consoleLogger;
+
+  const lookup = (name: string): Display | undefined =>
+    single ? single : server!.stream(name);
+  const all = (): Display[] => single ? [single] : server!.streams();
+
+  return (request, info) => {
+    const url = new URL(request.url);
+    let path = url.pathname;
+    if (prefix) {
+      if (path !== prefix && !path.startsWith(prefix + "/")) {
+        return text("not found", 404);
+      }
+      path = path.slice(prefix.length);
+    }
+    let name: string;
+    try {
+      name = decodeURIComponent(path.replace(/^\/+|\/+$/g, "")) || "default";
+    } catch {
+      return text("bad path", 400);
+    }
+    const upgrade =
+      request.headers.get("upgrade")?.toLowerCase() === "websocket";
+    if (upgrade) {
+      if (!originAllowed(request, allowed)) {
+        log(
+          "warn",
+          `refused a WebSocket from origin ${
+            request.headers.get("origin")
+          } (not allowed)`,
+        );
+        return text("origin not allowed", 403);
+      }
+      const display = single ?? server!.stream(name);
+      const remoteAddr = peer(info); // read before the upgrade consumes the request
+      let socket: WebSocket;
+      let response: Response;
+      try {
+        ({ socket, response } = Deno.upgradeWebSocket(request));
+      } catch (err) {
+        return text(`bad upgrade: ${(err as Error).message}`, 400);
+      }
+      socket.binaryType = "arraybuffer";
+      if (!display || display.closed) {
+        socket.onopen = () =>
+          socket.close(
+            CLOSE_UNKNOWN_STREAM,
+            `unknown stream '${name.slice(0, 64)}'`,
+          );
+        return response;
+      }
+      const session = internals(display).accept(socket, {
+        request,
+        remoteAddr,
+        authenticate,
+      });
+      socket.onopen = () => session.opened();
+      socket.onmessage = (e) => session.receive(e.data);
+      socket.onclose = () => session.closed();
+      socket.onerror = () => {};
+      return response;
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return text("method not allowed", 405);
+    }
+    switch (name) {
+      case "health":
+        return text("ok", 200);
+      case "streams":
+        return json(
+          all().map((d) => ({
+            name: d.name,
+            width: d.width,
+            height: d.height,
+            viewers: d.viewers,
+            path: `${prefix}/${
+              d.name === "default" ? "" : encodeURIComponent(d.name)
+            }`,
+          })),
+        );
+      case "metrics":
+        return json({ streams: all().map((d) => d.stats()) });
+    }
+    const display = lookup(name);
+    if (!display) return text(`unknown stream '${name.slice(0, 64)}'`, 404);
+    return new Response(viewerPage(display.name), {
+      headers: { "content-type": "text/html; charset=utf-8" },
+    });
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * Options for displays, servers and handlers, with their defaults and the
+ * checks that turn a bad value into a clear error at the call that took it.
+ *
+ * @module
+ */
+
+import type { Clock } from "./clock.ts";
+import type { Logger } from "./log.ts";
+import type { ImageFormat, Transport } from "./protocol.ts";
+
+/** What an `authenticate` hook is told about a viewer. */
+export interface AuthContext {
+  /** The token from the viewer's `hello`, if any. */
+  token?: string;
+  /** The stream the viewer asked for. */
+  stream: string;
+  /** The upgrade request's headers. */
+  headers: Headers;
+  /** The upgrade request's cookies, parsed. */
+  cookies: Record<string, string>;
+  /** The upgrade request itself. */
+  request: Request;
+  /** The peer's address, when the server knows it. */
+  remoteAddr?: string;
+}
+
+/**
+ * Decides whether a viewer may watch. A truthy result admits it; a falsy
+ * result, a throw or a rejection closes it with 4401 before any frame.
+ */
+export type Authenticate = (ctx: AuthContext) => unknown;
+
+/** Which page origins may open a WebSocket: a list, or `"*"` for any. */
+export type AllowedOrigins = readonly string[] | "*";
+
+/** Settings shared by every viewer of a display. */
+export interface DisplayOptions {
+  /** `"auto"` (H.264 where both sides can, else images), `"image"` or `"webcodecs"`. Default `"auto"`. */
+  transport?: "auto" | Transport;
+  /** Image format for live frames. Default `"jpeg"`. */
+  imageFormat?: ImageFormat;
+  /** JPEG/WebP quality, 1-100. Default 80. */
+  quality?: number;
+  /** Most unacknowledged frames per viewer, 1-64. Default 2. */
+  maxInflight?: number;
+  /** Seconds without an ack before a viewer's window is cleared. Default 2. */
+  inflightTimeout?: number;
+  /** Seconds of rest before a lossless still is sent; `false` turns it off. Default 0.5. */
+  stillAfter?: number | false;
+  /** Seconds between `stats` messages to every viewer; 0 sends them only to viewers that ask. Default 0. */
+  statsInterval?: number;
+  /** The frames' render pixel ratio, sent to viewers. Default 1. */
+  pixelRatio?: number;
+  /** Admits or refuses viewers of this display (overrides the server's hook). */
+  authenticate?: Authenticate;
+  /** Seconds a viewer has to send `hello`. Default 10. */
+  helloTimeout?: number;
+  /** Seconds `authenticate` may take before the viewer is refused. Default 10. */
+  authTimeout?: number;
+  /** Bytes a viewer's socket may hold unsent before frames to it are skipped. Default 16 MiB. */
+  maxBufferedBytes?: number;
+  /** Input events kept for the app before the oldest are dropped. Default 4096. */
+  maxQueuedEvents?: number;
+  /** Where log lines go. Default: warnings and errors to the console. */
+  logger?: Logger;
+  /** Time source, for tests. Default: the system clock. */
+  clock?: Clock;
+}
+
+/** Settings of a server (a listener with named streams). */
+export interface ServerOptions extends DisplayOptions {
+  /** TCP port; 0 lets the OS pick. Default 8765. */
+  port?: number;
+  /** Interface to listen on. Default `"127.0.0.1"` (this machine only). */
+  hostname?: string;
+  /** Page origins allowed to connect, besides same-host pages. Default: same host only. */
+  allowedOrigins?: AllowedOrigins;
+}
+
+/** Display options with every default filled in. */
+export type ResolvedDisplayOptions =
+  & Required<Omit<DisplayOptions, "authenticate" | "stillAfter">>
+  & { authenticate?: Authenticate; stillAfter: number | false };
+
+function fail(where: string, name: string, want: string, got: unknown): never {
+  const shown = typeof got === "string" ? JSON.stringify(got) : String(got);
+  throw new RangeError(
+    `${where}: option '${name}' must be ${want}, got ${shown}`,
+  );
+}
+
+function num(
+  where: string,
+  name: string,
+  v: unknown,
+  min: number,
+  max: number,
+  integer: boolean,
+): void {
+  if (v === undefined) return;
+  if (
+    typeof v !== "number" || !Number.isFinite(v) || v < min || v > max ||
+    (integer && !Number.isInteger(v))
+  ) {
+    fail(
+      where,
+      name,
+      `${integer ? "an integer" : "a number"} in [${min}, ${max}]`,
+      v,
+    );
+  }
+}
+
+/**
+ * Check display options and fill in defaults. Throws a `RangeError` naming
+ * the option and the accepted range.
+ *
+ * @example
+ * ```ts
+ * import { resolveDisplayOptions } from "./options.ts";
+ * console.log(resolveDisplayOptions({ quality: 90 }, "serve()").maxInflight); // 2
+ * ```
+ */
+export function resolveDisplayOptions(
+  opts: DisplayOptions,
+  where: string,
+  defaults: { logger: Logger; clock: Clock },
+): ResolvedDisplayOptions {
+  if (typeof opts !== "object" || opts === null) {
+    throw new TypeError(`${where}: options must be an object`);
+  }
+  if (
+    opts.transport !== undefined &&
+    !["auto", "image", "webcodecs"].includes(opts.transport)
+  ) {
+    fail(where, "transport", `"auto", "image" or "webcodecs"`, opts.transport);
+  }
+  if (
+    opts.imageFormat !== undefined &&
+    !["jpeg", "png", "webp"].includes(opts.imageFormat)
+  ) {
+    fail(where, "imageFormat", `"jpeg", "png" or "webp"`, opts.imageFormat);
+  }
+  num(where, "quality", opts.quality, 1, 100, true);
+  num(where, "maxInflight", opts.maxInflight, 1, 64, true);
+  num(where, "inflightTimeout", opts.inflightTimeout, 0.05, 3600, false);
+  if (opts.stillAfter !== false) {
+    num(where, "stillAfter", opts.stillAfter, 0.01, 3600, false);
+  }
+  num(where, "statsInterval", opts.statsInterval, 0, 3600, false);
+  if (opts.statsInterval !== undefined && opts.statsInterval > 0) {
+    num(where, "statsInterval", opts.statsInterval, 0.1, 3600, false);
+  }
+  num(where, "pixelRatio", opts.pixelRatio, 0.01, 100, false);
+  num(where, "helloTimeout", opts.helloTimeout, 0.01, 3600, false);
+  num(where, "authTimeout", opts.authTimeout, 0.01, 3600, false);
+  num(where, "maxBufferedBytes", opts.maxBufferedBytes, 1024, 2 ** 32, true);
+  num(where, "maxQueuedEvents", opts.maxQueuedEvents, 1, 1e6, true);
+  if (
+    opts.authenticate !== undefined && typeof opts.authenticate !== "function"
+  ) {
+    fail(where, "authenticate", "a function", typeof opts.authenticate);
+  }
+  return {
+    transport: opts.transport ?? "auto",
+    imageFormat: opts.imageFormat ?? "jpeg",
+    quality: opts.quality ?? 80,
+    maxInflight: opts.maxInflight ?? 2,
+    inflightTimeout: opts.inflightTimeout ?? 2,
+    stillAfter: opts.stillAfter ?? 0.5,
+    statsInterval: opts.statsInterval ?? 0,
+    pixelRatio: opts.pixelRatio ?? 1,
+    authenticate: opts.authenticate,
+    helloTimeout: opts.helloTimeout ?? 10,
+    authTimeout: opts.authTimeout ?? 10,
+    maxBufferedBytes: opts.maxBufferedBytes ?? 16 * 1024 * 1024,
+    maxQueuedEvents: opts.maxQueuedEvents ?? 4096,
+    logger: opts.logger ?? defaults.logger,
+    clock: opts.clock ?? defaults.clock,
+  };
+}
+
+/**
+ * Check a frame size. Throws a `RangeError` for anything but integers in
+ * 1-16384.
+ *
+ * @example
+ * ```ts
+ * import { checkSize } from "./options.ts";
+ * checkSize("serve()", 1280, 720);
+ * ```
+ */
+export function checkSize(
+  where: string,
+  width: unknown,
+  height: unknown,
+): void {
+  for (const [name, v] of [["width", width], ["height", height]] as const) {
+    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 16384) {
+      throw new RangeError(
+        `${where}: ${name} must be an integer in [1, 16384], got ${String(v)}`,
+      );
+    }
+  }
+}
+
+/**
+ * Check an `allowedOrigins` value.
+ *
+ * @example
+ * ```ts
+ * import { checkAllowedOrigins } from "./options.ts";
+ * checkAllowedOrigins("handler()", ["https://example.com"]);
+ * ```
+ */
+export function checkAllowedOrigins(where: string, v: unknown): void {
+  if (v === undefined || v === "*") return;
+  if (!Array.isArray(v) || !v.every((o) => typeof o === "string")) {
+    fail(where, "allowedOrigins", `a list of origins or "*"`, v);
+  }
+}

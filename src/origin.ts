@@ -1,0 +1,59 @@
+/**
+ * The Origin check on WebSocket upgrades, against cross-site WebSocket
+ * hijacking. By default a request passes when it has no `Origin` (not a
+ * browser), when the page is same-origin, or when the page's host name equals
+ * the request's `Host` name on another port (a dev server on :5173 or a
+ * notebook on :8888 viewing :8765). Anything else needs `allowedOrigins`.
+ *
+ * @module
+ */
+
+import type { AllowedOrigins } from "./options.ts";
+
+function hostnameOf(host: string): string {
+  if (host.startsWith("[")) {
+    const end = host.indexOf("]");
+    return end > 0 ? host.slice(0, end + 1).toLowerCase() : host.toLowerCase();
+  }
+  const colon = host.lastIndexOf(":");
+  return (colon >= 0 ? host.slice(0, colon) : host).toLowerCase();
+}
+
+/**
+ * Whether an upgrade request's `Origin` may connect.
+ *
+ * @example
+ * ```ts
+ * import { originAllowed } from "./origin.ts";
+ * const req = new Request("http://localhost:8765/", {
+ *   headers: { origin: "http://localhost:5173", host: "localhost:8765" },
+ * });
+ * console.log(originAllowed(req, undefined)); // true
+ * ```
+ */
+export function originAllowed(
+  request: Request,
+  allowed: AllowedOrigins | undefined,
+): boolean {
+  const origin = request.headers.get("origin");
+  if (origin === null) return true;
+  if (allowed === "*") return true;
+  if (allowed && allowed.some((a) => a.replace(/\/+$/, "") === origin)) {
+    return true;
+  }
+  let page: URL;
+  try {
+    page = new URL(origin);
+  } catch {
+    return false; // "null" (sandboxed frames, file://) and garbage
+  }
+  if (page.protocol !== "http:" && page.protocol !== "https:") return false;
+  let target: URL | null = null;
+  try {
+    target = new URL(request.url);
+  } catch { /* relative URL in some adapters */ }
+  if (target && page.origin === target.origin) return true;
+  const host = request.headers.get("host") ?? target?.host;
+  if (!host) return false;
+  return page.hostname.toLowerCase() === hostnameOf(host);
+}

@@ -1,0 +1,642 @@
+/**
+ * One viewer's session: the handshake (`hello`, authentication,
+ * negotiation, `config`), flow control (the `max_inflight` window, acks,
+ * `inflight_timeout`, keyframe rules, the still after settle), input events
+ * and periodic stats. The session talks to its socket through a small
+ * interface and reads time from a `Clock`, so its policy can be tested with a
+ * fake socket and a fake clock.
+ *
+ * @module
+ */
+
+import type { Clock, TimerHandle } from "./clock.ts";
+import type { EncodedFrame, EncodeGroup } from "./encoders/group.ts";
+import type { DisplayEvent } from "./events.ts";
+import type { PooledFrame } from "./frame.ts";
+import type { Logger } from "./log.ts";
+import type {
+  AuthContext,
+  Authenticate,
+  ResolvedDisplayOptions,
+} from "./options.ts";
+import {
+  type ClientMessage,
+  CLOSE_AUTH_FAILED,
+  CLOSE_POLICY,
+  CLOSE_UNSUPPORTED,
+  configMessage,
+  type HelloMessage,
+  type ImageFormat,
+  imageFrameHeader,
+  type NegotiationOffer,
+  packEnvelope,
+  parseClientMessage,
+  type Selection,
+  selectTransport,
+  statsMessage,
+} from "./protocol.ts";
+
+/** The part of a WebSocket a session uses. */
+export interface ViewerSocket {
+  /** 1 while open, as `WebSocket.OPEN`. */
+  readonly readyState: number;
+  /** Bytes queued but not yet sent. */
+  readonly bufferedAmount: number;
+  /** Send a text or binary message. */
+  send(data: string | Uint8Array<ArrayBuffer>): void;
+  /** Close with a code and reason. */
+  close(code?: number, reason?: string): void;
+}
+
+/** What a session needs from its display. */
+export interface SessionHost {
+  /** Stream name. */
+  readonly name: string;
+  /** The display's settings. */
+  readonly options: ResolvedDisplayOptions;
+  /** Current frame width. */
+  readonly width: number;
+  /** Current frame height. */
+  readonly height: number;
+  /** The newest published frame. */
+  latest(): PooledFrame | null;
+  /** True once no frame was published for `stillAfter` seconds. */
+  settled(): boolean;
+  /** The encode group for this format and quality at the current size. */
+  group(format: ImageFormat, quality: number, still: boolean): EncodeGroup;
+  /** What the server can offer in negotiation. */
+  offer(): NegotiationOffer;
+  /** Hand an input event to the app. */
+  pushEvent(ev: DisplayEvent): void;
+  /** Ask for a delivery pass soon. */
+  schedulePump(): void;
+  /** The session ended. */
+  detach(session: Session): void;
+}
+
+/** Per-viewer figures, as `Display.stats()` reports them. */
+export interface ViewerStats {
+  /** Viewer id. */
+  id: number;
+  /** Negotiated transport, or null before `config`. */
+  transport: string | null;
+  /** The MIME type or codec in use. */
+  format: string | null;
+  /** Frames sent. */
+  framesSent: number;
+  /** Frames acknowledged. */
+  framesAcked: number;
+  /** Frames skipped for this viewer (newest wins). */
+  dropped: number;
+  /** Bytes sent. */
+  bytesSent: number;
+  /** Unacknowledged frames now. */
+  inflight: number;
+  /** Smoothed send-to-ack time, ms. */
+  rttMs: number;
+  /** Frames sent in the last second. */
+  fpsSent: number;
+  /** Frames acknowledged in the last second. */
+  fpsAcked: number;
+  /** Bits sent in the last second. */
+  bitrateBps: number;
+  /** Decode queue the viewer last reported. */
+  decodeQueueSize: number;
+  /** Bytes its socket holds unsent. */
+  bufferedAmount: number;
+}
+
+type State = "hello" | "auth" | "open" | "closed";
+
+/** Upgrade-time facts a session keeps for authentication. */
+export interface SessionRequest {
+  /** The upgrade request. */
+  request: Request;
+  /** Peer address. */
+  remoteAddr?: string;
+  /** The hook to run on `hello` (stream's, else handler's or server's). */
+  authenticate?: Authenticate;
+}
+
+const MAX_QUEUED_DURING_AUTH = 32;
+const MAX_BAD_MESSAGE_LOGS = 5;
+
+/**
+ * Parse a `Cookie` header into a record.
+ *
+ * @example
+ * ```ts
+ * import { parseCookies } from "./session.ts";
+ * parseCookies("a=1; b=two"); // { a: "1", b: "two" }
+ * ```
+ */
+export function parseCookies(header: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!header) return out;
+  for (const part of header.split(";")) {
+    const i = part.indexOf("=");
+    if (i <= 0) continue;
+    const name = part.slice(0, i).trim();
+    let value = part.slice(i + 1).trim();
+    try {
+      value = decodeURIComponent(value);
+    } catch { /* keep raw */ }
+    out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * A viewer session. Create one per accepted socket, feed it the socket's
+ * messages and close, and it does the rest.
+ *
+ * @example
+ * ```ts ignore
+ * const session = new Session(1, host, socket, { request });
+ * socket.onopen = () => session.opened();
+ * socket.onmessage = (e) => session.receive(e.data);
+ * socket.onclose = () => session.closed();
+ * ```
+ */
+export class Session {
+  /** Viewer id, unique within the process. */
+  readonly id: number;
+  #host: SessionHost;
+  #socket: ViewerSocket;
+  #req: SessionRequest;
+  #clock: Clock;
+  #log: Logger;
+  #state: State = "hello";
+  #selection: Selection | null = null;
+  #queued: ClientMessage[] = [];
+  #seq = 0;
+  #inflight = new Map<number, number>(); // seq → sent time (ms)
+  #lastSentVersion = 0;
+  #stillSentVersion = 0;
+  #needKeyframe = true;
+  #badMessages = 0;
+  #helloTimer: TimerHandle | null = null;
+  #inflightTimer: TimerHandle | null = null;
+  #statsTimer: TimerHandle | null = null;
+  #statsEvery = 0;
+  // figures
+  #framesSent = 0;
+  #framesAcked = 0;
+  #dropped = 0;
+  #bytesSent = 0;
+  #rttMs = 0;
+  #decodeQueue = 0;
+  #encodeMsSum = 0;
+  #recentSends: Array<[number, number]> = []; // [time, bytes]
+  #recentAcks: number[] = [];
+
+  /** Make a session for a freshly accepted socket. */
+  constructor(
+    id: number,
+    host: SessionHost,
+    socket: ViewerSocket,
+    req: SessionRequest,
+  ) {
+    this.id = id;
+    this.#host = host;
+    this.#socket = socket;
+    this.#req = req;
+    this.#clock = host.options.clock;
+    this.#log = host.options.logger;
+  }
+
+  /** True once `config` was sent and frames may flow. */
+  get isOpen(): boolean {
+    return this.#state === "open";
+  }
+
+  /** True after the session ended. */
+  get isClosed(): boolean {
+    return this.#state === "closed";
+  }
+
+  /** The socket opened: start the `hello` timer. */
+  opened(): void {
+    if (this.#state !== "hello") return;
+    this.#helloTimer = this.#clock.setTimeout(() => {
+      this.#helloTimer = null;
+      if (this.#state === "hello" || this.#state === "auth") {
+        this.close(CLOSE_POLICY, "no hello in time");
+      }
+    }, this.#host.options.helloTimeout * 1000);
+  }
+
+  /** Handle one message from the socket. */
+  receive(data: unknown): void {
+    if (this.#state === "closed") return;
+    if (typeof data !== "string") {
+      this.#warn("sent a binary message; only JSON text is accepted");
+      this.close(CLOSE_UNSUPPORTED, "binary messages are not accepted");
+      return;
+    }
+    const parsed = parseClientMessage(data, this.#clock.now() / 1000);
+    if (parsed.ok === "ignored") {
+      this.#log(
+        "debug",
+        `viewer ${this.id}: ignored message type '${parsed.type}'`,
+      );
+      return;
+    }
+    if (parsed.ok === false) {
+      if (parsed.fatal) {
+        this.#warn(`closed: ${parsed.error}`);
+        this.close(parsed.code, parsed.error);
+      } else {
+        this.#badMessages++;
+        if (this.#badMessages <= MAX_BAD_MESSAGE_LOGS) {
+          this.#warn(`dropped a message: ${parsed.error}`);
+        }
+      }
+      return;
+    }
+    const msg = parsed.message;
+    if (this.#state === "hello") {
+      if (msg.type !== "hello") {
+        this.#warn(`sent '${msg.type}' before hello`);
+        this.close(CLOSE_POLICY, "the first message must be hello");
+        return;
+      }
+      this.#state = "auth";
+      this.#admit(msg);
+      return;
+    }
+    if (this.#state === "auth") {
+      if (this.#queued.length < MAX_QUEUED_DURING_AUTH) this.#queued.push(msg);
+      return;
+    }
+    this.#handle(msg);
+  }
+
+  /** The socket closed (either side): release everything. */
+  closed(): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#clearTimers();
+    this.#inflight.clear();
+    this.#host.detach(this);
+  }
+
+  /** Close the socket with a code and reason, and end the session. */
+  close(code: number, reason: string): void {
+    if (this.#state === "closed") return;
+    try {
+      this.#socket.close(code, reason.slice(0, 120));
+    } catch { /* already closing */ }
+    this.closed();
+  }
+
+  /** The display's size changed: tell the viewer and start over with a keyframe. */
+  resized(): void {
+    if (this.#state !== "open") return;
+    this.#inflight.clear();
+    this.#needKeyframe = true;
+    this.#lastSentVersion = 0;
+    this.#stillSentVersion = 0;
+    this.#sendConfig();
+  }
+
+  #warn(what: string): void {
+    this.#log("warn", `viewer ${this.id} on '${this.#host.name}': ${what}`);
+  }
+
+  async #admit(hello: HelloMessage): Promise<void> {
+    const hook = this.#req.authenticate;
+    if (hook) {
+      const request = this.#req.request;
+      const ctx: AuthContext = {
+        token: hello.token,
+        stream: this.#host.name,
+        headers: request.headers,
+        cookies: parseCookies(request.headers.get("cookie")),
+        request,
+        remoteAddr: this.#req.remoteAddr,
+      };
+      let ok = false;
+      let timer: TimerHandle | null = null;
+      try {
+        ok = Boolean(
+          await Promise.race([
+            Promise.resolve().then(() => hook(ctx)),
+            new Promise<false>((resolve) => {
+              timer = this.#clock.setTimeout(
+                () => resolve(false),
+                this.#host.options.authTimeout * 1000,
+              );
+            }),
+          ]),
+        );
+      } catch (err) {
+        this.#warn(`authenticate threw: ${(err as Error)?.message ?? err}`);
+        ok = false;
+      } finally {
+        if (timer !== null) this.#clock.clearTimeout(timer);
+      }
+      if (this.#state !== "auth") return; // closed meanwhile
+      if (!ok) {
+        this.#warn("refused by authenticate");
+        this.close(CLOSE_AUTH_FAILED, "authentication failed");
+        return;
+      }
+    }
+    if (!this.#negotiate(hello)) return;
+    if (this.#helloTimer !== null) {
+      this.#clock.clearTimeout(this.#helloTimer);
+      this.#helloTimer = null;
+    }
+    this.#state = "open";
+    const stats = Math.max(
+      this.#host.options.statsInterval,
+      hello.stats_interval ?? 0,
+    );
+    if (stats > 0) this.#startStats(stats);
+    const queued = this.#queued;
+    this.#queued = [];
+    for (const msg of queued) this.#handle(msg);
+    this.#host.schedulePump();
+  }
+
+  #negotiate(hello: HelloMessage): boolean {
+    const selection = selectTransport(
+      hello.supported,
+      this.#host.offer(),
+      hello.transport,
+    );
+    if (!selection) {
+      const caps = hello.supported.join(", ").slice(0, 80) || "nothing";
+      this.#warn(`no common transport (viewer supports: ${caps})`);
+      this.close(CLOSE_UNSUPPORTED, "no transport both sides support");
+      return false;
+    }
+    this.#selection = selection;
+    this.#sendConfig();
+    return true;
+  }
+
+  #sendConfig(): void {
+    const s = this.#selection!;
+    this.#sendText(configMessage({
+      type: "config",
+      transport: s.transport,
+      width: this.#host.width,
+      height: this.#host.height,
+      coords: "frame-pixels",
+      codec: s.transport === "webcodecs" ? s.codec : undefined,
+      mime: s.transport === "image" ? s.mime : undefined,
+      pixel_ratio: this.#host.options.pixelRatio,
+      max_inflight: this.#host.options.maxInflight,
+    }));
+  }
+
+  #handle(msg: ClientMessage): void {
+    switch (msg.type) {
+      case "hello":
+        // A second hello renegotiates (e.g. a live transport switch).
+        this.#inflight.clear();
+        this.#needKeyframe = true;
+        this.#lastSentVersion = 0;
+        if (this.#negotiate(msg)) this.#host.schedulePump();
+        return;
+      case "ack":
+        this.#ack(msg.seq, msg.decode_queue_size);
+        return;
+      case "request_keyframe":
+        this.#needKeyframe = true;
+        this.#lastSentVersion = 0; // images: send the current picture again
+        this.#host.schedulePump();
+        return;
+      case "decoder_reset":
+        this.#inflight.clear();
+        this.#armInflightTimer();
+        this.#needKeyframe = true;
+        this.#lastSentVersion = 0;
+        this.#host.schedulePump();
+        return;
+      case "set_viewport":
+        this.#host.pushEvent({
+          type: "resize",
+          width: msg.width,
+          height: msg.height,
+          pwidth: msg.pwidth,
+          pheight: msg.pheight,
+          ratio: msg.ratio,
+          timestamp: this.#clock.now() / 1000,
+          viewer: this.id,
+        });
+        return;
+      case "event":
+        this.#host.pushEvent({ ...msg.event, viewer: this.id });
+        return;
+    }
+  }
+
+  #ack(seq: number, decodeQueue: number): void {
+    const sentAt = this.#inflight.get(seq);
+    if (sentAt === undefined) return; // unknown, late or repeated: ignore
+    const now = this.#clock.now();
+    // Acks are cumulative: anything older than `seq` is settled too.
+    for (const s of this.#inflight.keys()) {
+      if (s > seq) break;
+      this.#inflight.delete(s);
+    }
+    const rtt = now - sentAt;
+    this.#rttMs = this.#framesAcked === 0 ? rtt : this.#rttMs * 0.8 + rtt * 0.2;
+    this.#framesAcked++;
+    this.#decodeQueue = decodeQueue;
+    this.#recentAcks.push(now);
+    this.#prune(now);
+    this.#armInflightTimer();
+    this.#host.schedulePump();
+  }
+
+  #armInflightTimer(): void {
+    if (this.#inflightTimer !== null) {
+      this.#clock.clearTimeout(this.#inflightTimer);
+      this.#inflightTimer = null;
+    }
+    const oldest = this.#inflight.values().next();
+    if (oldest.done) return;
+    const due = oldest.value + this.#host.options.inflightTimeout * 1000 -
+      this.#clock.now();
+    this.#inflightTimer = this.#clock.setTimeout(() => {
+      this.#inflightTimer = null;
+      if (this.#state !== "open" || this.#inflight.size === 0) return;
+      this.#log(
+        "info",
+        `viewer ${this.id}: no ack for ${this.#host.options.inflightTimeout}s, clearing its window`,
+      );
+      this.#inflight.clear();
+      this.#needKeyframe = true;
+      this.#lastSentVersion = 0;
+      this.#host.schedulePump();
+    }, Math.max(0, due));
+  }
+
+  /** Whether the window and the socket's buffer have room for a frame. */
+  #canSend(): boolean {
+    return this.#state === "open" &&
+      this.#socket.readyState === 1 &&
+      this.#inflight.size < this.#host.options.maxInflight &&
+      this.#socket.bufferedAmount <= this.#host.options.maxBufferedBytes;
+  }
+
+  /**
+   * Send what this viewer is due, as far as its window allows: the newest
+   * encoded frame it has not seen (asking its group to encode the newest
+   * published frame when none is ready), else the still once the scene rests.
+   */
+  pump(): void {
+    const sel = this.#selection;
+    if (!sel || sel.transport !== "image") return;
+    const { quality, stillAfter } = this.#host.options;
+    while (this.#canSend()) {
+      const frame = this.#host.latest();
+      if (!frame) return;
+      if (frame.version > this.#lastSentVersion) {
+        const group = this.#host.group(sel.format, quality, false);
+        const ready = group.current;
+        if (ready && ready.version > this.#lastSentVersion) {
+          this.#sendFrame(ready);
+          continue;
+        }
+        group.request(frame);
+        return;
+      }
+      if (
+        stillAfter === false || this.#stillSentVersion >= frame.version ||
+        !this.#host.settled()
+      ) {
+        return;
+      }
+      if (sel.format === "png") { // already lossless
+        this.#stillSentVersion = frame.version;
+        return;
+      }
+      const still = this.#host.group("png", 100, true);
+      if (still.current?.version === frame.version) {
+        this.#stillSentVersion = frame.version;
+        this.#sendFrame(still.current);
+        continue;
+      }
+      still.request(frame);
+      return;
+    }
+  }
+
+  #sendFrame(f: EncodedFrame): void {
+    if (this.#lastSentVersion > 0 && f.version > this.#lastSentVersion + 1) {
+      this.#dropped += f.version - this.#lastSentVersion - 1;
+    }
+    const seq = ++this.#seq;
+    const msg = packEnvelope(
+      imageFrameHeader({
+        seq,
+        timestampUs: f.timestampUs,
+        width: f.width,
+        height: f.height,
+        mime: f.mime,
+        pixelRatio: f.pixelRatio,
+      }),
+      f.bytes,
+    );
+    try {
+      this.#socket.send(msg);
+    } catch (err) {
+      this.#warn(`send failed: ${(err as Error)?.message ?? err}`);
+      return;
+    }
+    const now = this.#clock.now();
+    if (this.#inflight.size === 0) {
+      this.#inflight.set(seq, now);
+      this.#armInflightTimer();
+    } else {
+      this.#inflight.set(seq, now);
+    }
+    this.#lastSentVersion = Math.max(this.#lastSentVersion, f.version);
+    this.#needKeyframe = false;
+    this.#framesSent++;
+    this.#bytesSent += msg.length;
+    this.#encodeMsSum += f.encodeMs;
+    this.#recentSends.push([now, msg.length]);
+    this.#prune(now);
+  }
+
+  /** Forget send and ack times older than one second (they feed the rates). */
+  #prune(now: number): void {
+    const since = now - 1000;
+    while (this.#recentSends.length && this.#recentSends[0][0] < since) {
+      this.#recentSends.shift();
+    }
+    while (this.#recentAcks.length && this.#recentAcks[0] < since) {
+      this.#recentAcks.shift();
+    }
+  }
+
+  #sendText(text: string): void {
+    try {
+      this.#socket.send(text);
+    } catch { /* socket closing; the close handler cleans up */ }
+  }
+
+  #startStats(seconds: number): void {
+    this.#statsEvery = seconds * 1000;
+    const tick = () => {
+      this.#statsTimer = null;
+      if (this.#state !== "open") return;
+      const s = this.stats();
+      this.#sendText(statsMessage({
+        rtt_ms: round1(s.rttMs),
+        fps_sent: round1(s.fpsSent),
+        fps_acked: round1(s.fpsAcked),
+        bitrate_bps: Math.round(s.bitrateBps),
+        encode_ms: s.framesSent ? round1(this.#encodeMsSum / s.framesSent) : 0,
+        decode_queue_size: s.decodeQueueSize,
+        dropped: s.dropped,
+      }));
+      this.#statsTimer = this.#clock.setTimeout(tick, this.#statsEvery);
+    };
+    this.#statsTimer = this.#clock.setTimeout(tick, this.#statsEvery);
+  }
+
+  #clearTimers(): void {
+    for (const t of [this.#helloTimer, this.#inflightTimer, this.#statsTimer]) {
+      if (t !== null) this.#clock.clearTimeout(t);
+    }
+    this.#helloTimer = this.#inflightTimer = this.#statsTimer = null;
+  }
+
+  /** This viewer's figures now. */
+  stats(): ViewerStats {
+    this.#prune(this.#clock.now());
+    const sel = this.#selection;
+    return {
+      id: this.id,
+      transport: sel?.transport ?? null,
+      format: sel ? (sel.transport === "image" ? sel.mime : sel.codec) : null,
+      framesSent: this.#framesSent,
+      framesAcked: this.#framesAcked,
+      dropped: this.#dropped,
+      bytesSent: this.#bytesSent,
+      inflight: this.#inflight.size,
+      rttMs: this.#rttMs,
+      fpsSent: this.#recentSends.length,
+      fpsAcked: this.#recentAcks.length,
+      bitrateBps: this.#recentSends.reduce((a, [, b]) => a + b, 0) * 8,
+      decodeQueueSize: this.#decodeQueue,
+      bufferedAmount: this.#socket.bufferedAmount,
+    };
+  }
+
+  /** Whether the next frame to this viewer must be a keyframe. */
+  get needsKeyframe(): boolean {
+    return this.#needKeyframe;
+  }
+}
+
+function round1(v: number): number {
+  return Math.round(v * 10) / 10;
+}
