@@ -135,7 +135,12 @@ export function handler(
         return text("origin not allowed", 403);
       }
       const display = single ?? server!.stream(name);
-      const remoteAddr = peer(info); // read before the upgrade consumes the request
+      // Read what auth may need before the upgrade consumes the request.
+      const remoteAddr = peer(info);
+      const snapshot = new Request(request.url, {
+        method: request.method,
+        headers: new Headers(request.headers),
+      });
       let socket: WebSocket;
       let response: Response;
       try {
@@ -153,7 +158,7 @@ export function handler(
         return response;
       }
       const session = internals(display).accept(socket, {
-        request,
+        request: snapshot,
         remoteAddr,
         authenticate,
       });

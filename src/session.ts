@@ -262,7 +262,15 @@ export class Session {
         return;
       }
       this.#state = "auth";
-      this.#admit(msg);
+      this.#admit(msg).catch((err) => {
+        this.#log(
+          "error",
+          `viewer ${this.id}: admission failed: ${
+            (err as Error)?.message ?? err
+          }`,
+        );
+        this.close(1011, "internal error");
+      });
       return;
     }
     if (this.#state === "auth") {
@@ -499,7 +507,12 @@ export class Session {
       if (frame.version > this.#lastSentVersion) {
         const group = this.#host.group(sel.format, quality, false);
         const ready = group.current;
-        if (ready && ready.version > this.#lastSentVersion) {
+        // Send the group's last encode if it is new to this viewer and either
+        // the newest frame or the one to show while the newest is encoding.
+        if (
+          ready && ready.version > this.#lastSentVersion &&
+          (ready.version === frame.version || group.busy)
+        ) {
           this.#sendFrame(ready);
           continue;
         }
