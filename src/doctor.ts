@@ -1,0 +1,174 @@
+/**
+ * `deno task doctor`: what works on this machine, as a table, and the
+ * recommended path. Exits non-zero when the core (image) path is broken.
+ *
+ * @module
+ */
+
+import sharp from "sharp";
+
+/** One line of the report. */
+export interface Check {
+  /** What was checked. */
+  name: string;
+  /** `ok`, `missing` or `broken`. */
+  status: "ok" | "missing" | "broken";
+  /** What was found. */
+  detail: string;
+  /** Whether the core path needs it. */
+  core: boolean;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t = performance.now();
+  const v = await fn();
+  return [v, performance.now() - t];
+}
+
+async function checkSharp(): Promise<Check> {
+  try {
+    const w = 1280, h = 720;
+    const px = new Uint8Array(w * h * 4);
+    for (let i = 0; i < px.length; i++) px[i] = (i * 7) & 255;
+    const encode = () =>
+      sharp(px, { raw: { width: w, height: h, channels: 4 } }).jpeg({
+        quality: 80,
+      }).toBuffer();
+    await encode();
+    const [buf, ms] = await timed(encode);
+    return {
+      name: "sharp (image path)",
+      status: "ok",
+      detail: `libvips ${sharp.versions.vips}; 1280x720 JPEG q80 in ${
+        ms.toFixed(1)
+      } ms (${(buf.length / 1024).toFixed(0)} KiB)`,
+      core: true,
+    };
+  } catch (err) {
+    return {
+      name: "sharp (image path)",
+      status: "broken",
+      detail: String(err),
+      core: true,
+    };
+  }
+}
+
+async function checkNodeAv(): Promise<Check> {
+  try {
+    await import("node-av");
+    return {
+      name: "node-av (H.264 path)",
+      status: "ok",
+      detail: "module loads (encoder self-test arrives with the H.264 path)",
+      core: false,
+    };
+  } catch (err) {
+    return {
+      name: "node-av (H.264 path)",
+      status: "broken",
+      detail: (err as Error).message.split("\n")[0],
+      core: false,
+    };
+  }
+}
+
+async function checkWebGpu(): Promise<Check> {
+  const gpu = (navigator as { gpu?: GPU }).gpu;
+  if (!gpu) {
+    return {
+      name: "WebGPU adapter",
+      status: "missing",
+      detail: "navigator.gpu is absent",
+      core: false,
+    };
+  }
+  try {
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) {
+      return {
+        name: "WebGPU adapter",
+        status: "missing",
+        detail:
+          "no adapter: install a GPU driver, or Mesa's mesa-vulkan-drivers for a software one",
+        core: false,
+      };
+    }
+    const info = adapter.info;
+    return {
+      name: "WebGPU adapter",
+      status: "ok",
+      detail: `${info.description || info.device || "unnamed"} (${
+        info.vendor || "unknown vendor"
+      }, ${info.architecture || "?"})`,
+      core: false,
+    };
+  } catch (err) {
+    return {
+      name: "WebGPU adapter",
+      status: "broken",
+      detail: String(err),
+      core: false,
+    };
+  }
+}
+
+function checkFile(name: string, path: string, hint: string): Check {
+  try {
+    Deno.statSync(path);
+    return { name, status: "ok", detail: path, core: false };
+  } catch {
+    return { name, status: "missing", detail: hint, core: false };
+  }
+}
+
+/**
+ * Run every check.
+ *
+ * @example
+ * ```ts ignore
+ * import { runChecks } from "./doctor.ts";
+ * for (const c of await runChecks()) console.log(c.name, c.status);
+ * ```
+ */
+export async function runChecks(): Promise<Check[]> {
+  return [
+    { name: "Deno", status: "ok", detail: Deno.version.deno, core: true },
+    await checkSharp(),
+    await checkNodeAv(),
+    await checkWebGpu(),
+    checkFile(
+      "Chromium (browser tests)",
+      Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
+      "apt-get install chromium",
+    ),
+  ];
+}
+
+/**
+ * Format checks as a Markdown table.
+ *
+ * @example
+ * ```ts
+ * import { formatTable } from "./doctor.ts";
+ * console.log(formatTable([{ name: "Deno", status: "ok", detail: "2.9.6", core: true }]));
+ * ```
+ */
+export function formatTable(checks: Check[]): string {
+  const rows = checks.map((c) =>
+    `| ${c.name} | ${c.status} | ${c.detail.replaceAll("|", "/")} |`
+  );
+  return ["| check | status | detail |", "|---|---|---|", ...rows].join("\n");
+}
+
+if (import.meta.main) {
+  const checks = await runChecks();
+  console.log(formatTable(checks));
+  const broken = checks.filter((c) => c.core && c.status !== "ok");
+  console.log(
+    broken.length
+      ? `\nThe core path is broken: ${broken.map((c) => c.name).join(", ")}.`
+      : "\nRecommended path: the image transport (JPEG live, PNG stills) on sharp.",
+  );
+  Deno.exit(broken.length ? 1 : 0);
+}

@@ -1,0 +1,37 @@
+/**
+ * Launch Debian's Chromium through playwright-core for browser tests, or
+ * explain why the test is skipped.
+ *
+ * @module
+ */
+
+import { type Browser, chromium } from "playwright-core";
+
+/** Where Debian installs Chromium. */
+export const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+
+/** Why browser tests cannot run here, or null when they can. */
+export function browserMissing(): string | null {
+  try {
+    Deno.statSync(CHROMIUM);
+    return null;
+  } catch {
+    return `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+  }
+}
+
+/** Start headless Chromium with the flags this sandbox needs. */
+export function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
