@@ -44,7 +44,7 @@ export type {
 export type { DisplayEvent } from "./src/events.ts";
 export type { FrameInput, FrameLike, PixelData } from "./src/frame.ts";
 export type { ViewerStats } from "./src/session.ts";
-export type { Clock } from "./src/clock.ts";
+export type { Clock, TimerHandle } from "./src/clock.ts";
 export type { Logger, LogLevel } from "./src/log.ts";
 export { consoleLogger, silentLogger } from "./src/log.ts";
 export * from "./src/protocol.ts";

@@ -403,6 +403,8 @@ export interface HelloMessage {
   transport?: Transport;
   /** Ask for periodic `stats`, every this many seconds (our optional addition). */
   stats_interval?: number;
+  /** The viewer's own in-flight window, 1-64 (our optional addition). */
+  max_inflight?: number;
 }
 
 /** A viewport report. */
@@ -729,6 +731,13 @@ export function parseClientMessage(text: string, now: number): ParseResult {
         isFiniteNumber(raw.stats_interval) && raw.stats_interval > 0
       ) {
         msg.stats_interval = Math.max(0.1, Math.min(60, raw.stats_interval));
+      }
+      if (
+        Number.isInteger(raw.max_inflight) &&
+        (raw.max_inflight as number) >= 1 &&
+        (raw.max_inflight as number) <= 64
+      ) {
+        msg.max_inflight = raw.max_inflight as number;
       }
       return { ok: true, message: msg };
     }

@@ -179,6 +179,7 @@ export class Session {
   #inflightTimer: TimerHandle | null = null;
   #statsTimer: TimerHandle | null = null;
   #statsEvery = 0;
+  #window: number;
   // figures
   #framesSent = 0;
   #framesAcked = 0;
@@ -203,6 +204,7 @@ export class Session {
     this.#req = req;
     this.#clock = host.options.clock;
     this.#log = host.options.logger;
+    this.#window = host.options.maxInflight;
   }
 
   /** True once `config` was sent and frames may flow. */
@@ -381,6 +383,7 @@ export class Session {
       return false;
     }
     this.#selection = selection;
+    this.#window = hello.max_inflight ?? this.#host.options.maxInflight;
     this.#sendConfig();
     return true;
   }
@@ -396,7 +399,7 @@ export class Session {
       codec: s.transport === "webcodecs" ? s.codec : undefined,
       mime: s.transport === "image" ? s.mime : undefined,
       pixel_ratio: this.#host.options.pixelRatio,
-      max_inflight: this.#host.options.maxInflight,
+      max_inflight: this.#window,
     }));
   }
 
@@ -488,7 +491,7 @@ export class Session {
   #canSend(): boolean {
     return this.#state === "open" &&
       this.#socket.readyState === 1 &&
-      this.#inflight.size < this.#host.options.maxInflight &&
+      this.#inflight.size < this.#window &&
       this.#socket.bufferedAmount <= this.#host.options.maxBufferedBytes;
   }
 

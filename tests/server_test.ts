@@ -93,7 +93,7 @@ Deno.test("frames follow when the picture changes, with seq growing by one", asy
   await v.close();
 });
 
-Deno.test("a viewer that never acks gets at most max_inflight frames", async () => {
+Deno.test("a viewer that never acks gets at most max_inflight frames; after the drop the newest frame comes", async () => {
   await using display = await serve(W, H, {
     port: 0,
     maxInflight: 2,
@@ -627,6 +627,27 @@ Deno.test("bad options are refused at the call with a clear message", async () =
     serveServer({ port: 0, allowedOrigins: 5 as unknown as "*" }),
     /allowedOrigins/,
   );
+});
+
+Deno.test("a viewer may ask for its own in-flight window in hello", async () => {
+  await using display = await serve(W, H, {
+    port: 0,
+    stillAfter: false,
+    inflightTimeout: 60,
+    ...quiet,
+  });
+  const v = await TestViewer.open(ws(display), {
+    autoAck: false,
+    hello: { max_inflight: 4 },
+  });
+  assert.equal((await v.nextText("config")).max_inflight, 4);
+  for (let i = 0; i < 8; i++) {
+    display.publish(solid(W, H, [i * 30, 0, 0]));
+    await sleep(20);
+  }
+  await sleep(150);
+  assert.equal(v.frames.length, 4);
+  await v.close();
 });
 
 Deno.test("stats messages arrive when the viewer asks for them", async () => {
