@@ -120,6 +120,7 @@ export interface SessionRequest {
 
 const MAX_QUEUED_DURING_AUTH = 32;
 const MAX_BAD_MESSAGE_LOGS = 5;
+const DRAIN_RECHECK_MS = 50;
 
 /**
  * Parse a `Cookie` header into a record.
@@ -135,8 +136,9 @@ export function parseCookies(header: string | null): Record<string, string> {
   if (!header) return out;
   for (const part of header.split(";")) {
     const i = part.indexOf("=");
-    if (i <= 0) continue;
+    if (i < 0) continue;
     const name = part.slice(0, i).trim();
+    if (name === "") continue;
     let value = part.slice(i + 1).trim();
     try {
       value = decodeURIComponent(value);
@@ -176,6 +178,8 @@ export class Session {
   #needKeyframe = true;
   #badMessages = 0;
   #helloTimer: TimerHandle | null = null;
+  #authTimer: TimerHandle | null = null;
+  #drainTimer: TimerHandle | null = null;
   #inflightTimer: TimerHandle | null = null;
   #statsTimer: TimerHandle | null = null;
   #statsEvery = 0;
@@ -264,6 +268,10 @@ export class Session {
         return;
       }
       this.#state = "auth";
+      if (this.#helloTimer !== null) { // hello came; authTimeout covers the rest
+        this.#clock.clearTimeout(this.#helloTimer);
+        this.#helloTimer = null;
+      }
       this.#admit(msg).catch((err) => {
         this.#log(
           "error",
@@ -327,13 +335,13 @@ export class Session {
         remoteAddr: this.#req.remoteAddr,
       };
       let ok = false;
-      let timer: TimerHandle | null = null;
+
       try {
         ok = Boolean(
           await Promise.race([
             Promise.resolve().then(() => hook(ctx)),
             new Promise<false>((resolve) => {
-              timer = this.#clock.setTimeout(
+              this.#authTimer = this.#clock.setTimeout(
                 () => resolve(false),
                 this.#host.options.authTimeout * 1000,
               );
@@ -344,7 +352,8 @@ export class Session {
         this.#warn(`authenticate threw: ${(err as Error)?.message ?? err}`);
         ok = false;
       } finally {
-        if (timer !== null) this.#clock.clearTimeout(timer);
+        if (this.#authTimer !== null) this.#clock.clearTimeout(this.#authTimer);
+        this.#authTimer = null;
       }
       if (this.#state !== "auth") return; // closed meanwhile
       if (!ok) {
@@ -354,10 +363,6 @@ export class Session {
       }
     }
     if (!this.#negotiate(hello)) return;
-    if (this.#helloTimer !== null) {
-      this.#clock.clearTimeout(this.#helloTimer);
-      this.#helloTimer = null;
-    }
     this.#state = "open";
     const stats = Math.max(
       this.#host.options.statsInterval,
@@ -487,12 +492,28 @@ export class Session {
     }, Math.max(0, due));
   }
 
-  /** Whether the window and the socket's buffer have room for a frame. */
+  /**
+   * Whether the window and the socket's buffer have room for a frame. When
+   * only the buffer is full, look again shortly: nothing else would wake
+   * this viewer once the socket drains.
+   */
   #canSend(): boolean {
-    return this.#state === "open" &&
-      this.#socket.readyState === 1 &&
-      this.#inflight.size < this.#window &&
-      this.#socket.bufferedAmount <= this.#host.options.maxBufferedBytes;
+    if (
+      this.#state !== "open" || this.#socket.readyState !== 1 ||
+      this.#inflight.size >= this.#window
+    ) {
+      return false;
+    }
+    if (this.#socket.bufferedAmount <= this.#host.options.maxBufferedBytes) {
+      return true;
+    }
+    if (this.#drainTimer === null) {
+      this.#drainTimer = this.#clock.setTimeout(() => {
+        this.#drainTimer = null;
+        this.#host.schedulePump();
+      }, DRAIN_RECHECK_MS);
+    }
+    return false;
   }
 
   /**
@@ -619,10 +640,19 @@ export class Session {
   }
 
   #clearTimers(): void {
-    for (const t of [this.#helloTimer, this.#inflightTimer, this.#statsTimer]) {
+    for (
+      const t of [
+        this.#helloTimer,
+        this.#authTimer,
+        this.#drainTimer,
+        this.#inflightTimer,
+        this.#statsTimer,
+      ]
+    ) {
       if (t !== null) this.#clock.clearTimeout(t);
     }
-    this.#helloTimer = this.#inflightTimer = this.#statsTimer = null;
+    this.#helloTimer = this.#authTimer = this.#drainTimer = null;
+    this.#inflightTimer = this.#statsTimer = null;
   }
 
   /** This viewer's figures now. */
