@@ -1,0 +1,245 @@
+/**
+ * Headless benchmark viewers: WebSockets that speak just enough of the
+ * protocol to watch a stream (send `hello`, ack every frame) and count what
+ * they receive. `openViewer()` runs one in this process; `spawnViewers()`
+ * runs N of them in a separate Deno process (this file as its main module),
+ * so their CPU time is not charged to the server being measured.
+ *
+ * Two dialects: `"rfb"` (our binary envelope: `uint32 LE header length |
+ * JSON header | payload`) and `"base64"` (the baseline's JSON text messages
+ * carrying a base64 JPEG).
+ *
+ * Subprocess use: `deno run -A bench/viewers.ts <ws-url> <count> <mode>`. It
+ * prints `ready` once every viewer is set up, answers each `mark` line on
+ * stdin with a JSON line of per-viewer frame and byte counts, and closes its
+ * sockets and exits on `quit` (or when stdin ends).
+ *
+ * @module
+ */
+
+/** The wire dialect a viewer speaks. */
+export type ViewerMode = "rfb" | "base64";
+
+/** One received frame. */
+export interface ReceivedFrame {
+  /** The frame's sequence number. */
+  seq: number;
+  /** Size of the whole message, bytes. */
+  bytes: number;
+  /** The payload's MIME type. */
+  mime: string;
+}
+
+/** A connected viewer, counting what it receives. */
+export interface Viewer {
+  /** Frames received. */
+  readonly frames: number;
+  /** Message bytes received (frames only). */
+  readonly bytes: number;
+  /** Resolves with the next frame received after this call. */
+  nextFrame(): Promise<ReceivedFrame>;
+  /** Close the socket and wait until it is closed. */
+  close(): Promise<void>;
+}
+
+const decoder = new TextDecoder();
+
+/** Image formats every benchmark viewer announces. */
+const SUPPORTED = ["image/jpeg", "image/png", "image/webp"];
+
+/**
+ * Read the JSON header of a binary envelope without copying the payload.
+ *
+ * @example
+ * ```ts
+ * import { envelopeHeader } from "./viewers.ts";
+ * const head = new TextEncoder().encode('{"type":"image_frame","seq":7}');
+ * const msg = new Uint8Array(4 + head.length);
+ * new DataView(msg.buffer).setUint32(0, head.length, true);
+ * msg.set(head, 4);
+ * console.log(envelopeHeader(msg.buffer).seq); // 7
+ * ```
+ */
+export function envelopeHeader(
+  data: ArrayBuffer,
+): { seq: number; mime: string } {
+  const len = new DataView(data).getUint32(0, true);
+  return JSON.parse(decoder.decode(new Uint8Array(data, 4, len)));
+}
+
+/**
+ * Open one viewer on `url`. Resolves once it can receive frames: after the
+ * server's `config` (rfb) or once the socket is open (base64).
+ *
+ * @example
+ * ```ts ignore
+ * const viewer = await openViewer(`ws://127.0.0.1:${display.port}/`, "rfb");
+ * display.publish(rgba);
+ * console.log((await viewer.nextFrame()).bytes);
+ * await viewer.close();
+ * ```
+ */
+export function openViewer(url: string, mode: ViewerMode): Promise<Viewer> {
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  let frames = 0, bytes = 0;
+  let waiter: ((f: ReceivedFrame) => void) | null = null;
+  const closed = new Promise<void>((resolve) => ws.onclose = () => resolve());
+  const viewer: Viewer = {
+    get frames() {
+      return frames;
+    },
+    get bytes() {
+      return bytes;
+    },
+    nextFrame: () => new Promise((resolve) => waiter = resolve),
+    close: () => {
+      if (ws.readyState < WebSocket.CLOSING) ws.close();
+      return closed;
+    },
+  };
+  const received = (seq: number, size: number, mime: string) => {
+    frames++;
+    bytes += size;
+    ws.send(JSON.stringify({ type: "ack", seq, decode_queue_size: 0 }));
+    const w = waiter;
+    waiter = null;
+    w?.({ seq, bytes: size, mime });
+  };
+  return new Promise((resolve, reject) => {
+    ws.onerror = (e) => reject(new Error(`viewer on ${url}: ${e.type}`));
+    ws.onopen = () => {
+      ws.send(JSON.stringify({
+        type: "hello",
+        supported: SUPPORTED,
+        device_pixel_ratio: 1,
+      }));
+      if (mode === "base64") resolve(viewer);
+    };
+    ws.onmessage = (e) => {
+      if (typeof e.data !== "string") {
+        const { seq, mime } = envelopeHeader(e.data);
+        received(seq, e.data.byteLength, mime);
+        return;
+      }
+      const msg = JSON.parse(e.data);
+      if (msg.type === "config") resolve(viewer);
+      else if (msg.type === "image") received(msg.seq, e.data.length, msg.mime);
+    };
+  });
+}
+
+/** Per-viewer counts at one moment, from `ViewerProcess.mark()`. */
+export interface Mark {
+  /** `performance.now()` in the benchmark process when the answer arrived. */
+  at: number;
+  /** Frames each viewer has received. */
+  frames: number[];
+  /** Bytes each viewer has received. */
+  bytes: number[];
+}
+
+/** A subprocess running N viewers, from `spawnViewers()`. */
+export interface ViewerProcess {
+  /** Ask every viewer for its counts. */
+  mark(): Promise<Mark>;
+  /** Close the viewers and wait for the process to exit. */
+  quit(): Promise<void>;
+}
+
+/**
+ * Start `count` viewers of `url` in a separate Deno process and wait until
+ * all are ready.
+ *
+ * @example
+ * ```ts ignore
+ * const viewers = await spawnViewers(`ws://127.0.0.1:${display.port}/`, 8, "rfb");
+ * const before = await viewers.mark();
+ * await viewers.quit();
+ * ```
+ */
+export async function spawnViewers(
+  url: string,
+  count: number,
+  mode: ViewerMode,
+): Promise<ViewerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL(import.meta.url).pathname,
+      url,
+      `${count}`,
+      mode,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = readLines(child.stdout);
+  const stdin = child.stdin.getWriter();
+  const encoder = new TextEncoder();
+  const next = async (): Promise<string> => {
+    const r = await lines.next();
+    if (r.done) throw new Error("viewer process ended early");
+    return r.value;
+  };
+  const first = await next();
+  if (first !== "ready") throw new Error(`viewer process said '${first}'`);
+  return {
+    async mark() {
+      await stdin.write(encoder.encode("mark\n"));
+      const counts = JSON.parse(await next());
+      return { at: performance.now(), ...counts };
+    },
+    async quit() {
+      await stdin.write(encoder.encode("quit\n"));
+      await stdin.close();
+      for await (const _ of lines) { /* drain */ }
+      const { code } = await child.status;
+      if (code !== 0) throw new Error(`viewer process exited with ${code}`);
+    },
+  };
+}
+
+async function* readLines(
+  stream: ReadableStream<Uint8Array>,
+): AsyncGenerator<string> {
+  let rest = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    rest += chunk;
+    let nl;
+    while ((nl = rest.indexOf("\n")) >= 0) {
+      yield rest.slice(0, nl);
+      rest = rest.slice(nl + 1);
+    }
+  }
+}
+
+async function main(url: string, count: number, mode: ViewerMode) {
+  const viewers = await Promise.all(
+    Array.from({ length: count }, () => openViewer(url, mode)),
+  );
+  const out = (line: string) =>
+    Deno.stdout.write(new TextEncoder().encode(line + "\n"));
+  await out("ready");
+  for await (const line of readLines(Deno.stdin.readable)) {
+    if (line === "quit") break;
+    if (line === "mark") {
+      await out(JSON.stringify({
+        frames: viewers.map((v) => v.frames),
+        bytes: viewers.map((v) => v.bytes),
+      }));
+    }
+  }
+  await Promise.all(viewers.map((v) => v.close()));
+}
+
+if (import.meta.main) {
+  const [url, count, mode] = Deno.args;
+  if (!url || !(Number(count) > 0) || (mode !== "rfb" && mode !== "base64")) {
+    console.error("usage: viewers.ts <ws-url> <count> <rfb|base64>");
+    Deno.exit(2);
+  }
+  await main(url, Number(count), mode);
+}
