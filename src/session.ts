@@ -311,11 +311,22 @@ export class Session {
   /** The display's size changed: tell the viewer and start over with a keyframe. */
   resized(): void {
     if (this.#state !== "open") return;
-    this.#inflight.clear();
+    this.#startOver(true);
+    this.#sendConfig();
+  }
+
+  /**
+   * Forget what the viewer has shown: the next frame is a full picture of
+   * the newest frame, and the still is due again once the scene rests.
+   */
+  #startOver(clearWindow: boolean): void {
+    if (clearWindow) {
+      this.#inflight.clear();
+      this.#armInflightTimer();
+    }
     this.#needKeyframe = true;
     this.#lastSentVersion = 0;
     this.#stillSentVersion = 0;
-    this.#sendConfig();
   }
 
   #warn(what: string): void {
@@ -412,24 +423,18 @@ export class Session {
     switch (msg.type) {
       case "hello":
         // A second hello renegotiates (e.g. a live transport switch).
-        this.#inflight.clear();
-        this.#needKeyframe = true;
-        this.#lastSentVersion = 0;
+        this.#startOver(true);
         if (this.#negotiate(msg)) this.#host.schedulePump();
         return;
       case "ack":
         this.#ack(msg.seq, msg.decode_queue_size);
         return;
       case "request_keyframe":
-        this.#needKeyframe = true;
-        this.#lastSentVersion = 0; // images: send the current picture again
+        this.#startOver(false); // images: send the current picture again
         this.#host.schedulePump();
         return;
       case "decoder_reset":
-        this.#inflight.clear();
-        this.#armInflightTimer();
-        this.#needKeyframe = true;
-        this.#lastSentVersion = 0;
+        this.#startOver(true);
         this.#host.schedulePump();
         return;
       case "set_viewport":
@@ -485,9 +490,7 @@ export class Session {
         "info",
         `viewer ${this.id}: no ack for ${this.#host.options.inflightTimeout}s, clearing its window`,
       );
-      this.#inflight.clear();
-      this.#needKeyframe = true;
-      this.#lastSentVersion = 0;
+      this.#startOver(true);
       this.#host.schedulePump();
     }, Math.max(0, due));
   }
