@@ -151,8 +151,8 @@ export class Display implements AsyncDisposable {
   /**
    * Make a display of `width` x `height` pixels.
    *
-   * @param width frame width, 1-16384
-   * @param height frame height, 1-16384
+   * @param width frame width, 1-16383
+   * @param height frame height, 1-16383
    * @param options encoding, flow-control and auth settings
    * @param name stream name (set by `RfbServer.addStream`)
    */

@@ -15,7 +15,8 @@ import {
   type Authenticate,
   checkAllowedOrigins,
 } from "./options.ts";
-import { originAllowed } from "./origin.ts";
+import { hostnameOf, isLoopbackHost, originAllowed } from "./origin.ts";
+import { parseCookies } from "./session.ts";
 import { CLOSE_UNKNOWN_STREAM } from "./protocol.ts";
 import type { RfbServer } from "./server.ts";
 import { viewerPage } from "./viewer_page.ts";
@@ -24,8 +25,18 @@ import { viewerPage } from "./viewer_page.ts";
 export interface HandlerOptions {
   /** The path the handler is mounted under, e.g. `"/rfb"`; stripped before routing. */
   prefix?: string;
-  /** Admits or refuses viewers (a stream's own hook wins). */
+  /**
+   * Admits or refuses viewers, and guards `/streams` and `/metrics`. A hook
+   * given to the stream itself wins; this one wins over the server's.
+   */
   authenticate?: Authenticate;
+  /**
+   * Host names (the `Host` header, port ignored) to answer; others get 421.
+   * `"loopback"` stands for `localhost`, `127.x.x.x` and `[::1]`. Default:
+   * any, except on a server's own listener bound to loopback, which answers
+   * only loopback names (a guard against DNS rebinding).
+   */
+  allowedHosts?: readonly string[];
   /** Page origins allowed besides same-host pages, or `"*"`. */
   allowedOrigins?: AllowedOrigins;
   /** Where log lines go. */
@@ -102,6 +113,28 @@ export function handler(
   const authenticate = options.authenticate ?? server?.options.authenticate;
   const allowed = options.allowedOrigins ?? server?.options.allowedOrigins;
   const log = options.logger ?? server?.options.logger ?? consoleLogger;
+  const hosts = options.allowedHosts?.map((h) => hostnameOf(h));
+
+  /** Run the auth hook for an HTTP listing (token from `?token=` or a Bearer header). */
+  const mayList = async (request: Request, url: URL): Promise<boolean> => {
+    if (!authenticate) return true;
+    const bearer = request.headers.get("authorization")?.match(
+      /^Bearer\s+(.+)$/i,
+    )?.[1];
+    try {
+      return Boolean(
+        await authenticate({
+          token: url.searchParams.get("token") ?? bearer,
+          stream: "*",
+          headers: request.headers,
+          cookies: parseCookies(request.headers.get("cookie")),
+          request,
+        }),
+      );
+    } catch {
+      return false;
+    }
+  };
 
   const lookup = (name: string): Display | undefined =>
     single ? single : server!.stream(name);
@@ -109,6 +142,19 @@ export function handler(
 
   return (request, info) => {
     const url = new URL(request.url);
+    if (hosts) {
+      const host = request.headers.get("host") ?? url.host;
+      if (
+        !hosts.includes(hostnameOf(host)) &&
+        !(hosts.includes("loopback") && isLoopbackHost(host))
+      ) {
+        log(
+          "warn",
+          `refused a request for host ${host.slice(0, 64)} (not allowed)`,
+        );
+        return text("misdirected request", 421);
+      }
+    }
     let path = url.pathname;
     if (prefix) {
       if (path !== prefix && !path.startsWith(prefix + "/")) {
@@ -150,11 +196,11 @@ export function handler(
       }
       socket.binaryType = "arraybuffer";
       if (!display || display.closed) {
-        socket.onopen = () =>
-          socket.close(
-            CLOSE_UNKNOWN_STREAM,
-            `unknown stream '${name.slice(0, 64)}'`,
-          );
+        socket.onopen = () => {
+          try {
+            socket.close(CLOSE_UNKNOWN_STREAM, "unknown stream");
+          } catch { /* already closed */ }
+        };
         return response;
       }
       const session = internals(display).accept(socket, {
@@ -175,22 +221,28 @@ export function handler(
       case "health":
         return text("ok", 200);
       case "streams":
-        return json(
-          all().map((d) => ({
-            name: d.name,
-            width: d.width,
-            height: d.height,
-            viewers: d.viewers,
-            path: `${prefix}/${
-              d.name === "default" ? "" : encodeURIComponent(d.name)
-            }`,
-          })),
-        );
       case "metrics":
-        return json({ streams: all().map((d) => d.stats()) });
+        return mayList(request, url).then((ok) => {
+          if (!ok) return text("authentication required", 401);
+          return name === "metrics"
+            ? json({ streams: all().map((d) => d.stats()) })
+            : json(
+              all().map((d) => ({
+                name: d.name,
+                width: d.width,
+                height: d.height,
+                viewers: d.viewers,
+                path: `${prefix}/${
+                  d.name === "default" ? "" : encodeURIComponent(d.name)
+                }`,
+              })),
+            );
+        });
+      case "rfb-client.js":
+        return text("the client bundle is not part of this build", 404);
     }
     const display = lookup(name);
-    if (!display) return text(`unknown stream '${name.slice(0, 64)}'`, 404);
+    if (!display) return text("unknown stream", 404);
     return new Response(viewerPage(display.name), {
       headers: { "content-type": "text/html; charset=utf-8" },
     });

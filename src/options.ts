@@ -76,12 +76,26 @@ export interface ServerOptions extends DisplayOptions {
   hostname?: string;
   /** Page origins allowed to connect, besides same-host pages. Default: same host only. */
   allowedOrigins?: AllowedOrigins;
+  /**
+   * Host names the listener answers to (see `HandlerOptions.allowedHosts`).
+   * Default: loopback names when listening on loopback, else any.
+   */
+  allowedHosts?: readonly string[];
 }
 
 /** Display options with every default filled in. */
 export type ResolvedDisplayOptions =
   & Required<Omit<DisplayOptions, "authenticate" | "stillAfter">>
   & { authenticate?: Authenticate; stillAfter: number | false };
+
+/** A logger that never throws into the library, whatever the app's logger does. */
+function safeLogger(log: Logger): Logger {
+  return (level, message) => {
+    try {
+      log(level, message);
+    } catch { /* a broken logger must not break a stream */ }
+  };
+}
 
 function fail(where: string, name: string, want: string, got: unknown): never {
   const shown = typeof got === "string" ? JSON.stringify(got) : String(got);
@@ -136,6 +150,11 @@ export function resolveDisplayOptions(
   ) {
     fail(where, "transport", `"auto", "image" or "webcodecs"`, opts.transport);
   }
+  if (opts.transport === "webcodecs") {
+    throw new RangeError(
+      `${where}: option 'transport' "webcodecs" needs the H.264 encoder, which this version does not have yet; use "auto" or "image"`,
+    );
+  }
   if (
     opts.imageFormat !== undefined &&
     !["jpeg", "png", "webp"].includes(opts.imageFormat)
@@ -176,14 +195,17 @@ export function resolveDisplayOptions(
     authTimeout: opts.authTimeout ?? 10,
     maxBufferedBytes: opts.maxBufferedBytes ?? 16 * 1024 * 1024,
     maxQueuedEvents: opts.maxQueuedEvents ?? 4096,
-    logger: opts.logger ?? defaults.logger,
+    logger: safeLogger(opts.logger ?? defaults.logger),
     clock: opts.clock ?? defaults.clock,
   };
 }
 
+/** The largest frame side: WebP's limit, and within sharp's pixel limit. */
+export const MAX_SIDE = 16383;
+
 /**
  * Check a frame size. Throws a `RangeError` for anything but integers in
- * 1-16384.
+ * 1-16383.
  *
  * @example
  * ```ts
@@ -197,9 +219,11 @@ export function checkSize(
   height: unknown,
 ): void {
   for (const [name, v] of [["width", width], ["height", height]] as const) {
-    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 16384) {
+    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > MAX_SIDE) {
       throw new RangeError(
-        `${where}: ${name} must be an integer in [1, 16384], got ${String(v)}`,
+        `${where}: ${name} must be an integer in [1, ${MAX_SIDE}], got ${
+          String(v)
+        }`,
       );
     }
   }

@@ -39,6 +39,31 @@ export const CLOSE_INVALID_DATA = 1007;
 export const CLOSE_POLICY = 1008;
 /** Close code: the server is going away (display closed). */
 export const CLOSE_GOING_AWAY = 1001;
+/** Close code: the server failed (e.g. a send was refused). */
+export const CLOSE_INTERNAL = 1011;
+
+/**
+ * Cut a close reason to the 123 UTF-8 bytes a WebSocket close frame allows,
+ * on a character boundary.
+ *
+ * @example
+ * ```ts
+ * import { closeReason } from "./protocol.ts";
+ * console.log(new TextEncoder().encode(closeReason("中".repeat(100))).length <= 123); // true
+ * ```
+ */
+export function closeReason(reason: string): string {
+  let out = "";
+  let bytes = 0;
+  for (const ch of reason) {
+    const cp = ch.codePointAt(0)!;
+    const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes + n > 123) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
 
 /** Largest text message a client may send, in bytes. */
 export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
@@ -652,10 +677,9 @@ function viewportFields(
 }
 
 /**
- * Parse and validate one text message from a client. `byteLength` is the
- * message's size on the wire (checked against
- * {@linkcode MAX_CLIENT_MESSAGE_BYTES}); `now` (seconds) fills in missing
- * event timestamps.
+ * Parse and validate one text message from a client. Its UTF-8 size is
+ * checked against {@linkcode MAX_CLIENT_MESSAGE_BYTES}; `now` (seconds)
+ * fills in missing event timestamps.
  *
  * Unparsable JSON is fatal (1007); an oversized message is fatal (1008); a
  * bad `hello` is fatal (1008); a known message with bad fields is dropped; an

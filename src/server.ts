@@ -10,6 +10,7 @@ import { systemClock } from "./clock.ts";
 import { Display, internals } from "./display.ts";
 import { handler, RESERVED_NAMES, type RfbHandler } from "./handler.ts";
 import { consoleLogger } from "./log.ts";
+import { isLoopbackHost } from "./origin.ts";
 import {
   checkAllowedOrigins,
   type DisplayOptions,
@@ -18,7 +19,15 @@ import {
 } from "./options.ts";
 
 const STREAM_NAME = /^[A-Za-z0-9._~-]{1,64}$/;
-const SERVER_ONLY = ["port", "hostname", "allowedOrigins"] as const;
+// Listener and access settings stay with the server: the handler applies
+// them, and a stream's own `authenticate` (given to addStream) still wins.
+const SERVER_ONLY = [
+  "port",
+  "hostname",
+  "allowedOrigins",
+  "allowedHosts",
+  "authenticate",
+] as const;
 
 function streamDefaults(opts: ServerOptions): DisplayOptions {
   const out: Record<string, unknown> = { ...opts };
@@ -60,7 +69,7 @@ export class RfbServer implements AsyncDisposable {
       clock: systemClock,
     });
     this.options = { ...options };
-    this.#handler = handler(this);
+    this.#handler = handler(this, { allowedHosts: options.allowedHosts });
   }
 
   /** The listener's port (0 before `listen`). */
@@ -182,9 +191,16 @@ export class RfbServer implements AsyncDisposable {
         `serveServer(): option 'port' must be an integer in [0, 65535], got ${port}`,
       );
     }
+    const hostname = this.options.hostname ?? "127.0.0.1";
+    if (
+      !this.options.allowedHosts &&
+      isLoopbackHost(hostname.includes(":") ? `[${hostname}]` : hostname)
+    ) {
+      this.#handler = handler(this, { allowedHosts: ["loopback"] });
+    }
     this.#listener = Deno.serve({
       port,
-      hostname: this.options.hostname ?? "127.0.0.1",
+      hostname,
       onListen: () => {},
     }, (req, info) => this.#handler(req, info));
     for (const [name, d] of this.#streams) this.#attach(name, d);

@@ -22,10 +22,13 @@ import type {
 import {
   type ClientMessage,
   CLOSE_AUTH_FAILED,
+  CLOSE_INTERNAL,
   CLOSE_POLICY,
   CLOSE_UNSUPPORTED,
+  closeReason,
   configMessage,
   type HelloMessage,
+  IMAGE_MIME,
   type ImageFormat,
   imageFrameHeader,
   type NegotiationOffer,
@@ -174,6 +177,8 @@ export class Session {
   #seq = 0;
   #inflight = new Map<number, number>(); // seq → sent time (ms)
   #lastSentVersion = 0;
+  #highestSent = 0;
+  #caps = new Set<string>();
   #stillSentVersion = 0;
   #needKeyframe = true;
   #badMessages = 0;
@@ -279,7 +284,7 @@ export class Session {
             (err as Error)?.message ?? err
           }`,
         );
-        this.close(1011, "internal error");
+        this.close(CLOSE_INTERNAL, "internal error");
       });
       return;
     }
@@ -303,7 +308,7 @@ export class Session {
   close(code: number, reason: string): void {
     if (this.#state === "closed") return;
     try {
-      this.#socket.close(code, reason.slice(0, 120));
+      this.#socket.close(code, closeReason(reason));
     } catch { /* already closing */ }
     this.closed();
   }
@@ -399,7 +404,12 @@ export class Session {
       return false;
     }
     this.#selection = selection;
-    this.#window = hello.max_inflight ?? this.#host.options.maxInflight;
+    this.#caps = new Set(hello.supported);
+    // A viewer may narrow the server's window, never widen it.
+    this.#window = Math.min(
+      hello.max_inflight ?? Infinity,
+      this.#host.options.maxInflight,
+    );
     this.#sendConfig();
     return true;
   }
@@ -534,13 +544,15 @@ export class Session {
       if (frame.version > this.#lastSentVersion) {
         const group = this.#host.group(sel.format, quality, false);
         const ready = group.current;
-        // Send the group's last encode if it is new to this viewer and either
-        // the newest frame or the one to show while the newest is encoding.
+        // Send the group's last encode when it is the newest frame, or when
+        // it is older but still newer than anything this viewer has seen
+        // (the newest is then encoded next). After a reset, a picture the
+        // viewer already had is not sent again ahead of the newest one.
         if (
           ready && ready.version > this.#lastSentVersion &&
-          (ready.version === frame.version || group.busy)
+          (ready.version === frame.version || ready.version > this.#highestSent)
         ) {
-          this.#sendFrame(ready);
+          if (!this.#sendFrame(ready)) return;
           continue;
         }
         group.request(frame);
@@ -552,14 +564,15 @@ export class Session {
       ) {
         return;
       }
-      if (sel.format === "png") { // already lossless
+      const stillFormat = this.#stillFormat(sel.format);
+      if (stillFormat === null) { // already lossless, or no lossless format
         this.#stillSentVersion = frame.version;
         return;
       }
-      const still = this.#host.group("png", 100, true);
+      const still = this.#host.group(stillFormat, 100, true);
       if (still.current?.version === frame.version) {
         this.#stillSentVersion = frame.version;
-        this.#sendFrame(still.current);
+        if (!this.#sendFrame(still.current)) return;
         continue;
       }
       still.request(frame);
@@ -567,9 +580,18 @@ export class Session {
     }
   }
 
-  #sendFrame(f: EncodedFrame): void {
-    if (this.#lastSentVersion > 0 && f.version > this.#lastSentVersion + 1) {
-      this.#dropped += f.version - this.#lastSentVersion - 1;
+  /** The lossless format for this viewer's still: PNG, else lossless WebP, else none. */
+  #stillFormat(live: ImageFormat): ImageFormat | null {
+    if (live === "png") return null;
+    if (this.#caps.has(IMAGE_MIME.png)) return "png";
+    if (this.#caps.has(IMAGE_MIME.webp)) return "webp";
+    return null;
+  }
+
+  /** Send one encoded frame; false (and the viewer closed) when the socket refused it. */
+  #sendFrame(f: EncodedFrame): boolean {
+    if (this.#highestSent > 0 && f.version > this.#highestSent + 1) {
+      this.#dropped += f.version - this.#highestSent - 1;
     }
     const seq = ++this.#seq;
     const msg = packEnvelope(
@@ -587,7 +609,8 @@ export class Session {
       this.#socket.send(msg);
     } catch (err) {
       this.#warn(`send failed: ${(err as Error)?.message ?? err}`);
-      return;
+      this.close(CLOSE_INTERNAL, "send failed");
+      return false;
     }
     const now = this.#clock.now();
     if (this.#inflight.size === 0) {
@@ -597,12 +620,14 @@ export class Session {
       this.#inflight.set(seq, now);
     }
     this.#lastSentVersion = Math.max(this.#lastSentVersion, f.version);
+    this.#highestSent = Math.max(this.#highestSent, f.version);
     this.#needKeyframe = false;
     this.#framesSent++;
     this.#bytesSent += msg.length;
     this.#encodeMsSum += f.encodeMs;
     this.#recentSends.push([now, msg.length]);
     this.#prune(now);
+    return true;
   }
 
   /** Forget send and ack times older than one second (they feed the rates). */

@@ -253,3 +253,29 @@ export async function upgradeStatus(
   await res.body?.cancel();
   return res.status;
 }
+
+/** An HTTP/1.1 request written by hand, so the Host header can be anything; returns the status. */
+export async function rawStatus(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+): Promise<number> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const lines = [
+      `GET ${path} HTTP/1.1`,
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    ];
+    await conn.write(
+      new TextEncoder().encode(
+        `${lines.join("\r\n")}\r\nconnection: close\r\n\r\n`,
+      ),
+    );
+    const buf = new Uint8Array(256);
+    const n = await conn.read(buf);
+    const head = new TextDecoder().decode(buf.subarray(0, n ?? 0));
+    return Number(head.match(/^HTTP\/1\.1 (\d{3})/)?.[1] ?? 0);
+  } finally {
+    conn.close();
+  }
+}

@@ -29,7 +29,12 @@ Deno.test("mounted in a Hono app under a prefix, next to the app's own routes", 
   try {
     assert.equal(await (await fetch(`http://${base}/`)).text(), "app home");
     assert.equal(await (await fetch(`http://${base}/rfb/health`)).text(), "ok");
-    const streams = await (await fetch(`http://${base}/rfb/streams`)).json();
+    const anonymous = await fetch(`http://${base}/rfb/streams`);
+    assert.equal(anonymous.status, 401, "listings need the auth hook too");
+    await anonymous.body?.cancel();
+    const streams = await (await fetch(`http://${base}/rfb/streams`, {
+      headers: { cookie: "session=let-me-in" },
+    })).json();
     assert.equal(streams[0].path, "/rfb/cam");
     cam.publish(solid(32, 24, [0, 200, 0]));
     const v = await TestViewer.open(`ws://${base}/rfb/cam`, {

@@ -365,6 +365,27 @@ Deno.test("checkFrame: ImageData-like object with right dims but wrong data leng
 
 const defaults = { logger: silentLogger, clock: systemClock };
 
+Deno.test("resolveDisplayOptions: a throwing logger never throws into the library", () => {
+  const o = resolveDisplayOptions(
+    {
+      logger: () => {
+        throw new Error("broken logger");
+      },
+    },
+    "test",
+    defaults,
+  );
+  o.logger("error", "still fine");
+});
+
+Deno.test("resolveDisplayOptions: transport webcodecs is refused until the H.264 path exists", () => {
+  assert.throws(
+    () =>
+      resolveDisplayOptions({ transport: "webcodecs" }, "serve()", defaults),
+    /'transport' "webcodecs" needs the H\.264 encoder/,
+  );
+});
+
 Deno.test("resolveDisplayOptions: defaults", () => {
   const o = resolveDisplayOptions({}, "test", defaults);
   assert.equal(o.transport, "auto");
@@ -380,12 +401,15 @@ Deno.test("resolveDisplayOptions: defaults", () => {
   assert.equal(o.maxBufferedBytes, 16 * 1024 * 1024);
   assert.equal(o.maxQueuedEvents, 4096);
   assert.equal(o.authenticate, undefined);
-  assert.equal(o.logger, silentLogger);
+  assert.equal(typeof o.logger, "function"); // silentLogger, wrapped so it cannot throw
   assert.equal(o.clock, systemClock);
 });
 
 Deno.test("resolveDisplayOptions: given values are kept; stillAfter false allowed", () => {
-  const logger = () => {};
+  const lines: string[] = [];
+  const logger = (_l: string, m: string) => {
+    lines.push(m);
+  };
   const o = resolveDisplayOptions(
     {
       quality: 100,
@@ -405,7 +429,8 @@ Deno.test("resolveDisplayOptions: given values are kept; stillAfter false allowe
   assert.equal(o.statsInterval, 0.1);
   assert.equal(o.imageFormat, "webp");
   assert.equal(o.transport, "image");
-  assert.equal(o.logger, logger);
+  o.logger("warn", "hello");
+  assert.deepEqual(lines, ["hello"], "the given logger receives the lines");
 });
 
 const badOptions: Array<[DisplayOptions, string, RegExp]> = [
@@ -473,14 +498,18 @@ Deno.test("resolveDisplayOptions: non-object options is a TypeError", () => {
 });
 
 Deno.test("checkSize and checkAllowedOrigins: errors name the value", () => {
-  checkSize("resize()", 1, 16384);
+  checkSize("resize()", 1, 16383);
+  assert.throws(
+    () => checkSize("resize()", 16384, 1),
+    /\[1, 16383\], got 16384/,
+  );
   assert.throws(() => checkSize("resize()", 0, 10), {
     name: "RangeError",
-    message: "resize(): width must be an integer in [1, 16384], got 0",
+    message: "resize(): width must be an integer in [1, 16383], got 0",
   });
   assert.throws(() => checkSize("resize()", 10, 1.5), {
     name: "RangeError",
-    message: /height must be an integer in \[1, 16384\], got 1\.5/,
+    message: /height must be an integer in \[1, 16383\], got 1\.5/,
   });
   checkAllowedOrigins("serve()", "*");
   checkAllowedOrigins("serve()", ["https://a.example"]);

@@ -7,6 +7,7 @@ import {
   near,
   pixelAt,
   quadrants,
+  rawStatus,
   sleep,
   solid,
   TestViewer,
@@ -629,25 +630,33 @@ Deno.test("bad options are refused at the call with a clear message", async () =
   );
 });
 
-Deno.test("a viewer may ask for its own in-flight window in hello", async () => {
+Deno.test("a viewer may narrow its in-flight window in hello, not widen it", async () => {
   await using display = await serve(W, H, {
     port: 0,
+    maxInflight: 3,
     stillAfter: false,
     inflightTimeout: 60,
     ...quiet,
   });
-  const v = await TestViewer.open(ws(display), {
+  const narrow = await TestViewer.open(ws(display), {
     autoAck: false,
-    hello: { max_inflight: 4 },
+    hello: { max_inflight: 1 },
   });
-  assert.equal((await v.nextText("config")).max_inflight, 4);
+  const wide = await TestViewer.open(ws(display), {
+    autoAck: false,
+    hello: { max_inflight: 50 },
+  });
+  assert.equal((await narrow.nextText("config")).max_inflight, 1);
+  assert.equal((await wide.nextText("config")).max_inflight, 3);
   for (let i = 0; i < 8; i++) {
     display.publish(solid(W, H, [i * 30, 0, 0]));
     await sleep(20);
   }
   await sleep(150);
-  assert.equal(v.frames.length, 4);
-  await v.close();
+  assert.equal(narrow.frames.length, 1);
+  assert.equal(wide.frames.length, 3);
+  await narrow.close();
+  await wide.close();
 });
 
 Deno.test("stats messages arrive when the viewer asks for them", async () => {
@@ -666,4 +675,104 @@ Deno.test("stats messages arrive when the viewer asks for them", async () => {
   assert.equal(s.fps_sent, 1);
   assert.equal(s.dropped, 0);
   await v.close();
+});
+
+Deno.test("frames keep flowing when publishing is faster than encoding", async () => {
+  const w = 1280, h = 720;
+  await using display = await serve(w, h, {
+    port: 0,
+    stillAfter: false,
+    ...quiet,
+  });
+  const v = await TestViewer.open(ws(display));
+  await v.nextText("config");
+  const frames = [quadrants(w, h), solid(w, h, [40, 80, 120])];
+  const end = performance.now() + 600;
+  for (let i = 0; performance.now() < end; i++) {
+    display.publish(frames[i % 2]); // every ~2 ms; a 720p JPEG takes several ms
+    await sleep(2);
+  }
+  await sleep(100);
+  assert.ok(v.frames.length >= 5, `only ${v.frames.length} frames in 600 ms`);
+  await v.close();
+});
+
+Deno.test("a long non-ASCII stream name gets 4404 and the server stays up", async () => {
+  await using server = await serveServer({ port: 0, ...quiet });
+  const cam = server.addStream("cam", 8, 8);
+  cam.publish(solid(8, 8, [1, 2, 3]));
+  const odd = await TestViewer.open(
+    ws(server, "/" + encodeURIComponent("中".repeat(60))),
+  );
+  assert.equal((await odd.closed).code, 4404);
+  const v = await TestViewer.open(ws(server, "/cam"));
+  await v.nextFrame();
+  await v.close();
+});
+
+Deno.test("stills only in a lossless format the viewer listed", async () => {
+  await using display = await serve(W, H, {
+    port: 0,
+    stillAfter: 0.05,
+    ...quiet,
+  });
+  const jpegOnly = await TestViewer.open(ws(display), {
+    hello: { supported: ["image/jpeg"] },
+  });
+  const webp = await TestViewer.open(ws(display), {
+    hello: { supported: ["image/jpeg", "image/webp"] },
+  });
+  display.publish(quadrants(W, H));
+  await jpegOnly.nextFrame();
+  await webp.nextFrame();
+  const still = await webp.nextFrame(3000);
+  assert.equal(still.header.mime, "image/webp");
+  assert.deepEqual(
+    (await decodeImage(still.payload)).data,
+    quadrants(W, H),
+    "lossless",
+  );
+  await sleep(200);
+  assert.deepEqual(jpegOnly.frames.map((f) => f.header.mime), ["image/jpeg"]);
+  await jpegOnly.close();
+  await webp.close();
+});
+
+Deno.test("a loopback listener answers only loopback host names (DNS rebinding)", async () => {
+  await using display = await serve(W, H, { port: 0, ...quiet });
+  const port = display.port!;
+  assert.equal(
+    await rawStatus(port, "/health", { host: `evil.example:${port}` }),
+    421,
+  );
+  assert.equal(
+    await rawStatus(port, "/health", { host: `localhost:${port}` }),
+    200,
+  );
+  assert.equal(
+    await rawStatus(port, "/health", { host: `127.0.0.1:${port}` }),
+    200,
+  );
+  const upgrade = {
+    upgrade: "websocket",
+    connection: "Upgrade",
+    "sec-websocket-version": "13",
+    "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+  };
+  assert.equal(
+    await rawStatus(port, "/", {
+      ...upgrade,
+      host: `evil.example:${port}`,
+      origin: `http://evil.example:${port}`,
+    }),
+    421,
+  );
+  assert.equal(
+    await rawStatus(port, "/", {
+      ...upgrade,
+      host: `localhost:${port}`,
+      origin: `http://localhost:5173`,
+    }),
+    101,
+  );
 });

@@ -616,12 +616,13 @@ Deno.test("session: hello max_inflight sets this viewer's window and is echoed i
   await flush();
   assert.deepEqual(versions(r.socket), [1, 3]);
 
+  // A viewer may narrow the server's window, never widen it.
   const wide = rig({ maxInflight: 2 });
   hello(wide.session, ["image/jpeg"], { max_inflight: 4 });
   await flush();
-  assert.equal(wide.socket.texts()[0].max_inflight, 4);
+  assert.equal(wide.socket.texts()[0].max_inflight, 2);
   for (let i = 0; i < 6; i++) await publish(wide);
-  assert.deepEqual(seqs(wide.socket), [1, 2, 3, 4]);
+  assert.deepEqual(seqs(wide.socket), [1, 2]);
 });
 
 Deno.test("session: acks are cumulative, unknown and repeated seqs are ignored", async () => {
@@ -1104,4 +1105,24 @@ Deno.test("session: a long-lived session with frames, acks and stats ends with n
   assert.ok(r.socket.texts().some((m) => m.type === "stats"));
   r.session.closed();
   assert.equal(r.clock.pending, 0);
+});
+
+Deno.test("session: a socket that refuses a frame closes the viewer with 1011, no retry loop", async () => {
+  const r = rig();
+  hello(r.session);
+  await flush();
+  let attempts = 0;
+  const send = r.socket.send.bind(r.socket);
+  r.socket.send = (data) => {
+    if (typeof data !== "string") {
+      attempts++;
+      throw new Error("refused");
+    }
+    send(data);
+  };
+  await publish(r);
+  await flush();
+  assert.equal(attempts, 1);
+  assert.equal(r.socket.closeCode, 1011);
+  assert.equal(r.session.isClosed, true);
 });

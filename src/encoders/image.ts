@@ -41,6 +41,7 @@ export async function encodeImage(
 ): Promise<Uint8Array> {
   const image = sharp(frame.data, {
     raw: { width: frame.width, height: frame.height, channels: frame.channels },
+    limitInputPixels: false, // the display already bounds the size
   });
   let out;
   switch (settings.format) {
