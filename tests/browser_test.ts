@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The built-in viewer page in real Chromium: pixels on the canvas and input back.
 
 import assert from "node:assert/strict";
@@ -24,33 +23,28 @@ Deno.test({
         viewport: { width: 640, height: 360 },
       });
       await page.goto(display.url!);
-      await page.waitForFunction(() =>
-        document.getElementById("status")?.textContent === "live"
+      // Page-side code is passed as strings: it runs in the browser, not in Deno.
+      await page.waitForFunction(
+        `document.getElementById("status")?.textContent === "live"`,
       );
-      const read = (x: number, y: number) =>
-        page.evaluate(([x, y]) => {
-          const c = document.getElementById("view") as HTMLCanvasElement;
-          return [
-            ...c.getContext("2d")!.getImageData(x, y, 1, 1).data.slice(0, 3),
-          ];
-        }, [x, y]);
+      const pixel = (x: number, y: number) =>
+        `[...document.getElementById("view").getContext("2d").getImageData(${x}, ${y}, 1, 1).data.slice(0, 3)]`;
+      const read = (x: number, y: number): Promise<number[]> =>
+        page.evaluate(pixel(x, y));
       const close = (a: number[], b: number[]) =>
         a.every((v, i) => Math.abs(v - b[i]) < 20);
-      await page.waitForFunction(() => {
-        const c = document.getElementById("view") as HTMLCanvasElement;
-        return c.width === 320 &&
-          c.getContext("2d")!.getImageData(300, 170, 1, 1).data[0] > 200;
-      });
+      await page.waitForFunction(
+        `document.getElementById("view").width === 320 && ${
+          pixel(300, 170)
+        }[0] > 200`,
+      );
       assert.ok(close(await read(20, 20), [255, 0, 0]));
       assert.ok(close(await read(300, 20), [0, 255, 0]));
       assert.ok(close(await read(20, 170), [0, 0, 255]));
       assert.ok(close(await read(300, 170), [255, 255, 255]));
       // The picture follows a new frame.
       display.publish(solid(W, H, [0, 0, 0]));
-      await page.waitForFunction(() => {
-        const c = document.getElementById("view") as HTMLCanvasElement;
-        return c.getContext("2d")!.getImageData(20, 20, 1, 1).data[0] < 30;
-      });
+      await page.waitForFunction(`${pixel(20, 20)}[0] < 30`);
       // A click at page (320, 180) is the frame's centre (the canvas fills the 2x page).
       display.pollEvents();
       await page.mouse.click(320, 180);
