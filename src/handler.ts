@@ -150,7 +150,9 @@ export function handler(
       ) {
         log(
           "warn",
-          `refused a request for host ${host.slice(0, 64)} (not allowed)`,
+          `refused a request for host ${
+            JSON.stringify(host.slice(0, 64))
+          } (not allowed)`,
         );
         return text("misdirected request", 421);
       }
@@ -172,12 +174,10 @@ export function handler(
       request.headers.get("upgrade")?.toLowerCase() === "websocket";
     if (upgrade) {
       if (!originAllowed(request, allowed)) {
-        log(
-          "warn",
-          `refused a WebSocket from origin ${
-            request.headers.get("origin")
-          } (not allowed)`,
+        const origin = JSON.stringify(
+          request.headers.get("origin")?.slice(0, 100),
         );
+        log("warn", `refused a WebSocket from origin ${origin} (not allowed)`);
         return text("origin not allowed", 403);
       }
       const display = single ?? server!.stream(name);
