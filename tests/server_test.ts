@@ -599,7 +599,19 @@ Deno.test("HTTP routes: /health, /streams, /metrics and the viewer page", async 
 });
 
 Deno.test("close() sends 1001 to every viewer and frees the port for a restart", async () => {
-  const display = await serve(W, H, { port: 0, ...quiet });
+  // A port below Linux's ephemeral range, so no port-0 listener in another
+  // test can take it between the close and the restart.
+  let display: Display | null = null;
+  for (let tries = 0; !display; tries++) {
+    try {
+      display = await serve(W, H, {
+        port: 20000 + Math.floor(Math.random() * 10000),
+        ...quiet,
+      });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AddrInUse) || tries > 20) throw err;
+    }
+  }
   const port = display.port!;
   const v1 = await TestViewer.open(ws(display));
   const v2 = await TestViewer.open(ws(display));
