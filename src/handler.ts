@@ -20,6 +20,31 @@ import { parseCookies } from "./session.ts";
 import { CLOSE_UNKNOWN_STREAM } from "./protocol.ts";
 import type { RfbServer } from "./server.ts";
 import { viewerPage } from "./viewer_page.ts";
+import { CLIENT_BUNDLE } from "./_client_bundle.ts";
+
+/** FNV-1a over the bundle's text: a cheap, stable ETag. */
+function etagOf(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return `"${(h >>> 0).toString(16)}-${text.length}"`;
+}
+
+const CLIENT_ETAG = etagOf(CLIENT_BUNDLE);
+
+function clientBundle(request: Request): Response {
+  const headers = {
+    "content-type": "text/javascript; charset=utf-8",
+    "cache-control": "no-cache",
+    etag: CLIENT_ETAG,
+  };
+  if (request.headers.get("if-none-match") === CLIENT_ETAG) {
+    return new Response(null, { status: 304, headers });
+  }
+  return new Response(CLIENT_BUNDLE, { headers });
+}
 
 /** Options for `handler()`. */
 export interface HandlerOptions {
@@ -61,6 +86,7 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   "streams",
   "metrics",
   "rfb-client.js",
+  "favicon.ico",
 ]);
 
 function json(body: unknown, status = 200): Response {
@@ -239,11 +265,13 @@ export function handler(
             );
         });
       case "rfb-client.js":
-        return text("the client bundle is not part of this build", 404);
+        return clientBundle(request);
+      case "favicon.ico":
+        return new Response(null, { status: 204 });
     }
     const display = lookup(name);
     if (!display) return text("unknown stream", 404);
-    return new Response(viewerPage(display.name), {
+    return new Response(viewerPage(display.name, `${prefix}/rfb-client.js`), {
       headers: { "content-type": "text/html; charset=utf-8" },
     });
   };

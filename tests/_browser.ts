@@ -6,6 +6,7 @@
  */
 
 import { type Browser, chromium } from "playwright-core";
+import sharp from "sharp";
 
 /** Where Debian installs Chromium. */
 export const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
@@ -34,4 +35,15 @@ export function launch(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+/** A page screenshot decoded to RGBA, in CSS pixels. */
+export async function screenPixels(
+  page: import("playwright-core").Page,
+): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const png = await page.screenshot({ scale: "css" });
+  const { data, info } = await sharp(png).ensureAlpha().raw().toBuffer({
+    resolveWithObject: true,
+  });
+  return { data: new Uint8Array(data), width: info.width, height: info.height };
 }

@@ -589,7 +589,22 @@ Deno.test("HTTP routes: /health, /streams, /metrics and the viewer page", async 
   assert.equal(typeof metrics.streams[0].framesPublished, "number");
   const page = await fetch(`${base}cam`);
   assert.match(page.headers.get("content-type")!, /text\/html/);
-  assert.match(await page.text(), /<canvas/);
+  assert.match(
+    await page.text(),
+    /import \{ RfbViewer \} from "\/rfb-client\.js"/,
+  );
+  const bundle = await fetch(`${base}rfb-client.js`);
+  assert.match(bundle.headers.get("content-type")!, /javascript/);
+  const js = await bundle.text();
+  assert.ok(
+    js.includes("RfbViewer") || js.length > 5000,
+    "the client bundle is served",
+  );
+  const again = await fetch(`${base}rfb-client.js`, {
+    headers: { "if-none-match": bundle.headers.get("etag")! },
+  });
+  assert.equal(again.status, 304);
+  await again.body?.cancel();
   const missing = await fetch(`${base}nothing-here`);
   assert.equal(missing.status, 404);
   await missing.body?.cancel();

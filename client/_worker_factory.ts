@@ -1,0 +1,22 @@
+/// <reference lib="dom" />
+/**
+ * Starts the view's worker from the file beside the bundle
+ * (`rfb-worker.js`). The single-file bundle swaps this module for one that
+ * starts the worker from an inlined blob.
+ *
+ * @module
+ */
+
+/**
+ * Start the worker.
+ *
+ * @example
+ * ```ts ignore
+ * const worker = createWorker();
+ * ```
+ */
+export function createWorker(): Worker {
+  return new Worker(new URL("./rfb-worker.js", import.meta.url), {
+    type: "module",
+  });
+}

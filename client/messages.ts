@@ -1,0 +1,103 @@
+/**
+ * Messages between the view (main thread) and its worker.
+ *
+ * @module
+ */
+
+import type {
+  ConfigMessage,
+  InputEvent,
+  StatsMessage,
+  Transport,
+} from "../src/protocol.ts";
+import type { FitMode } from "./mapping.ts";
+
+/** The connection's state, as the view reports it. */
+export type ViewStatus =
+  | "connecting"
+  | "open"
+  | "negotiated"
+  | "closed"
+  | "error";
+
+/** Live figures from the viewer side. */
+export interface ViewStats {
+  /** Frames displayed in the last second. */
+  fps: number;
+  /** Frames received but not displayed (superseded, undecodable or gated), in total. */
+  dropped: number;
+  /** Frames the server skipped for this viewer (from its `stats`, when asked). */
+  serverDropped: number;
+  /** Frames waiting to be decoded. */
+  decodeQueue: number;
+  /** Publish → displayed, milliseconds (smoothed; needs the server on the same clock). */
+  latencyMs: number;
+  /** Bits received in the last second. */
+  bitrateBps: number;
+  /** The negotiated transport, or null. */
+  transport: Transport | null;
+  /** The image MIME type or codec in use. */
+  format: string | null;
+  /** Frame width. */
+  width: number;
+  /** Frame height. */
+  height: number;
+  /** Frames displayed in total. */
+  frames: number;
+  /** The server's last `stats` message, if any. */
+  server: StatsMessage | null;
+}
+
+/** The view's size, as the worker draws it. */
+export interface LayoutInfo {
+  /** View width, CSS pixels. */
+  cssWidth: number;
+  /** View height, CSS pixels. */
+  cssHeight: number;
+  /** Device pixel ratio. */
+  dpr: number;
+  /** Fit mode. */
+  fit: FitMode;
+  /** Letterbox colour (any CSS colour). */
+  background: string;
+}
+
+/** What starts a worker. */
+export interface InitMessage {
+  /** Always `"init"`. */
+  type: "init";
+  /** The canvas, transferred. */
+  canvas: OffscreenCanvas;
+  /** WebSocket URL. */
+  url: string;
+  /** Token for `hello`. */
+  token?: string;
+  /** In-flight window to ask for. */
+  maxInflight?: number;
+  /** Preferred transport. */
+  transport?: "auto" | Transport;
+  /** Ask the server for `stats` every this many seconds. */
+  statsInterval?: number;
+  /** Reconnect after drops. */
+  reconnect: boolean;
+  /** The first layout. */
+  layout: LayoutInfo;
+}
+
+/** Main thread → worker. */
+export type ToWorker =
+  | InitMessage
+  | { type: "layout"; layout: LayoutInfo }
+  | { type: "input"; event: InputEvent }
+  | { type: "transport"; transport: "auto" | Transport }
+  | { type: "screenshot"; id: number }
+  | { type: "reconnect" }
+  | { type: "dispose" };
+
+/** Worker → main thread. */
+export type FromWorker =
+  | { type: "status"; status: ViewStatus; code?: number; reason?: string }
+  | { type: "config"; config: ConfigMessage }
+  | { type: "stats"; stats: ViewStats }
+  | { type: "screenshot"; id: number; blob: Blob | null; error?: string }
+  | { type: "disposed" };

@@ -1,0 +1,275 @@
+/// <reference lib="dom" />
+/**
+ * `RfbViewer`: the "batteries" viewer. A view plus a status pill, a latency
+ * badge, a toggleable stats HUD and a toolbar (screenshot, fullscreen,
+ * transport, HUD), themed through CSS custom properties:
+ *
+ * `--rfb-bg`, `--rfb-fg`, `--rfb-accent`, `--rfb-panel`, `--rfb-ok`,
+ * `--rfb-warn`, `--rfb-bad`, `--rfb-font`, `--rfb-radius`.
+ *
+ * @module
+ */
+
+import type { Transport } from "../src/protocol.ts";
+import type { ViewStats, ViewStatus } from "./messages.ts";
+import {
+  RemoteFramebufferView,
+  type StatusDetail,
+  type ViewOptions,
+} from "./view.ts";
+
+/** Options for `RfbViewer`: the view's, plus the chrome's. */
+export interface ViewerOptions extends ViewOptions {
+  /** Show the stats HUD at start. Default false. */
+  hud?: boolean;
+  /** Show the toolbar. Default true. */
+  toolbar?: boolean;
+  /** A name for screenshots' file names. Default: the stream path. */
+  title?: string;
+}
+
+const STYLE_ID = "rfb-viewer-style";
+const CSS = `
+.rfb-viewer{--_bg:var(--rfb-bg,#0b0d10);--_fg:var(--rfb-fg,#e8eaed);--_accent:var(--rfb-accent,#4f9cf9);
+--_panel:var(--rfb-panel,rgba(14,16,20,.74));--_ok:var(--rfb-ok,#3ecf8e);--_warn:var(--rfb-warn,#f5a524);
+--_bad:var(--rfb-bad,#f25f5c);--_radius:var(--rfb-radius,8px);
+position:relative;width:100%;height:100%;min-height:120px;background:var(--_bg);color:var(--_fg);
+font:12px/1.35 var(--rfb-font,system-ui,-apple-system,"Segoe UI",sans-serif);overflow:hidden;
+border-radius:var(--_radius);box-sizing:border-box}
+.rfb-viewer *{box-sizing:border-box}
+.rfb-viewer .rfb-stage{position:absolute;inset:0}
+.rfb-viewer .rfb-canvas:focus-visible{box-shadow:inset 0 0 0 2px var(--_accent)}
+.rfb-viewer .rfb-pill,.rfb-viewer .rfb-badge,.rfb-viewer .rfb-toolbar,.rfb-viewer .rfb-hud{
+position:absolute;background:var(--_panel);backdrop-filter:blur(6px);border-radius:999px;pointer-events:none}
+.rfb-viewer .rfb-pill{top:10px;left:10px;padding:3px 10px 3px 8px;display:flex;align-items:center;gap:6px}
+.rfb-viewer .rfb-dot{width:8px;height:8px;border-radius:50%;background:var(--_warn);flex:none}
+.rfb-viewer [data-status=negotiated] .rfb-dot{background:var(--_ok);box-shadow:0 0 6px var(--_ok)}
+.rfb-viewer [data-status=closed] .rfb-dot,.rfb-viewer [data-status=error] .rfb-dot{background:var(--_bad)}
+.rfb-viewer .rfb-badge{top:10px;right:10px;padding:3px 10px;font-variant-numeric:tabular-nums}
+.rfb-viewer .rfb-badge[data-level=ok]{color:var(--_ok)}
+.rfb-viewer .rfb-badge[data-level=warn]{color:var(--_warn)}
+.rfb-viewer .rfb-badge[data-level=bad]{color:var(--_bad)}
+.rfb-viewer .rfb-toolbar{bottom:10px;right:10px;padding:3px;display:flex;gap:2px;pointer-events:auto;
+opacity:.35;transition:opacity .15s}
+.rfb-viewer:hover .rfb-toolbar,.rfb-viewer .rfb-toolbar:focus-within{opacity:1}
+.rfb-viewer .rfb-toolbar button{all:unset;cursor:pointer;padding:4px 9px;border-radius:999px;color:var(--_fg);
+font:inherit;font-weight:500;white-space:nowrap}
+.rfb-viewer .rfb-toolbar button:hover{background:rgba(255,255,255,.12)}
+.rfb-viewer .rfb-toolbar button:focus-visible{outline:2px solid var(--_accent)}
+.rfb-viewer .rfb-toolbar button[aria-pressed=true]{color:var(--_accent)}
+.rfb-viewer .rfb-hud{bottom:10px;left:10px;border-radius:var(--_radius);padding:8px 10px;margin:0;
+font:11px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre;min-width:190px}
+.rfb-viewer .rfb-hud[hidden]{display:none}
+`;
+
+function injectStyle(): void {
+  if (document.getElementById(STYLE_ID)) return;
+  const style = document.createElement("style");
+  style.id = STYLE_ID;
+  style.textContent = CSS;
+  document.head.appendChild(style);
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string,
+  parent: HTMLElement,
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  parent.appendChild(node);
+  return node;
+}
+
+const STATUS_TEXT: Record<ViewStatus, string> = {
+  connecting: "connecting…",
+  open: "connected",
+  negotiated: "live",
+  closed: "disconnected",
+  error: "error",
+};
+
+function rate(bps: number): string {
+  if (bps >= 1e6) return `${(bps / 1e6).toFixed(1)} Mbit/s`;
+  return `${(bps / 1e3).toFixed(0)} kbit/s`;
+}
+
+/**
+ * The batteries-included viewer.
+ *
+ * @example
+ * ```ts ignore
+ * import { RfbViewer } from "./viewer.ts";
+ * const viewer = new RfbViewer(document.getElementById("app")!, {
+ *   url: "ws://127.0.0.1:8765/",
+ *   hud: true,
+ * });
+ * // viewer.view is the underlying RemoteFramebufferView
+ * ```
+ */
+export class RfbViewer {
+  /** The view inside. */
+  readonly view: RemoteFramebufferView;
+  /** The viewer's root element. */
+  readonly root: HTMLDivElement;
+  #pill: HTMLDivElement;
+  #pillText: HTMLSpanElement;
+  #badge: HTMLDivElement;
+  #hud: HTMLPreElement;
+  #hudButton: HTMLButtonElement | null = null;
+  #transportButton: HTMLButtonElement | null = null;
+  #title: string;
+  #wanted: "auto" | Transport;
+
+  /** Build the viewer in `element` and connect. */
+  constructor(element: HTMLElement, options: ViewerOptions) {
+    injectStyle();
+    this.root = el("div", "rfb-viewer", element);
+    const stage = el("div", "rfb-stage", this.root);
+    this.view = new RemoteFramebufferView(stage, {
+      background:
+        getComputedStyle(this.root).getPropertyValue("--rfb-bg").trim() ||
+        "#0b0d10",
+      ...options,
+    });
+    this.#title = options.title ??
+      (new URL(options.url, location.href).pathname.replace(/\W+/g, "-")
+        .replace(/^-|-$/g, "") || "rfb");
+    this.#wanted = options.transport ?? "auto";
+
+    this.#pill = el("div", "rfb-pill", this.root);
+    this.#pill.setAttribute("role", "status");
+    el("span", "rfb-dot", this.#pill);
+    this.#pillText = el("span", "rfb-pill-text", this.#pill);
+    this.#badge = el("div", "rfb-badge", this.root);
+    this.#badge.hidden = true;
+    this.#badge.title = "publish → displayed latency";
+    this.#hud = el("pre", "rfb-hud", this.root);
+    this.#hud.hidden = !options.hud;
+    this.#hud.textContent = "waiting for stats…";
+    if (options.toolbar !== false) this.#toolbar();
+
+    this.#setStatus({ status: this.view.status });
+    this.view.addEventListener(
+      "status",
+      (e) => this.#setStatus((e as CustomEvent<StatusDetail>).detail),
+    );
+    this.view.addEventListener(
+      "stats",
+      (e) => this.#setStats((e as CustomEvent<ViewStats>).detail),
+    );
+    this.view.addEventListener("config", () => this.#updateTransportButton());
+  }
+
+  /** Show or hide the stats HUD. */
+  showHud(show: boolean): void {
+    this.#hud.hidden = !show;
+    this.#hudButton?.setAttribute("aria-pressed", String(show));
+  }
+
+  /** Save the current frame as a PNG download. */
+  async downloadScreenshot(): Promise<void> {
+    const blob = await this.view.screenshot();
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = `${this.#title}-${
+      new Date().toISOString().replace(/[:.]/g, "-")
+    }.png`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }
+
+  /** Enter or leave fullscreen. */
+  async toggleFullscreen(): Promise<void> {
+    if (document.fullscreenElement === this.root) {
+      await document.exitFullscreen();
+    } else await this.root.requestFullscreen();
+  }
+
+  /** Remove the viewer and close its view. */
+  dispose(): void {
+    this.view.dispose();
+    this.root.remove();
+  }
+
+  #toolbar(): void {
+    const bar = el("div", "rfb-toolbar", this.root);
+    bar.setAttribute("role", "toolbar");
+    const button = (label: string, title: string, onClick: () => void) => {
+      const b = el("button", "rfb-button", bar);
+      b.type = "button";
+      b.textContent = label;
+      b.title = title;
+      b.setAttribute("aria-label", title);
+      b.addEventListener("click", onClick);
+      return b;
+    };
+    this.#hudButton = button(
+      "Stats",
+      "Show or hide the stats",
+      () => this.showHud(this.#hud.hidden === true),
+    );
+    this.#hudButton.setAttribute("aria-pressed", String(!this.#hud.hidden));
+    this.#transportButton = button(
+      "Image",
+      "Switch between image and H.264 transport",
+      () => {
+        const now = this.view.config?.transport ?? "image";
+        this.#wanted = now === "image" ? "webcodecs" : "image";
+        this.view.setTransport(this.#wanted);
+      },
+    );
+    button("Screenshot", "Save the current frame as PNG", () => {
+      this.downloadScreenshot().catch(() => {});
+    });
+    button("Fullscreen", "Enter or leave fullscreen", () => {
+      this.toggleFullscreen().catch(() => {});
+    });
+    this.#updateTransportButton();
+  }
+
+  #updateTransportButton(): void {
+    const b = this.#transportButton;
+    if (!b) return;
+    const c = this.view.config;
+    b.textContent = c?.transport === "webcodecs"
+      ? "H.264"
+      : (c?.mime?.replace("image/", "").toUpperCase() ?? "Image");
+  }
+
+  #setStatus(d: StatusDetail): void {
+    this.#pill.dataset.status = d.status;
+    let text = STATUS_TEXT[d.status];
+    if (d.status === "closed" && d.code) {
+      text += ` (${d.code}${d.reason ? `: ${d.reason}` : ""})`;
+    }
+    this.#pillText.textContent = text;
+    if (d.status !== "negotiated") this.#badge.hidden = true;
+  }
+
+  #setStats(s: ViewStats): void {
+    if (s.frames > 0 && this.view.status === "negotiated") {
+      const ms = Math.round(s.latencyMs);
+      this.#badge.hidden = false;
+      this.#badge.textContent = `${ms} ms`;
+      this.#badge.dataset.level = ms <= 33 ? "ok" : ms <= 100 ? "warn" : "bad";
+    }
+    if (this.#hud.hidden) return;
+    const lines = [
+      `fps        ${s.fps}`,
+      `latency    ${s.latencyMs.toFixed(1)} ms`,
+      `bitrate    ${rate(s.bitrateBps)}`,
+      `dropped    ${s.dropped}${
+        s.server ? ` (server ${s.serverDropped})` : ""
+      }`,
+      `decode q   ${s.decodeQueue}`,
+      `transport  ${s.transport ?? "—"}${s.format ? ` ${s.format}` : ""}`,
+      `size       ${s.width}×${s.height}`,
+      `frames     ${s.frames}`,
+    ];
+    if (s.server?.rtt_ms !== undefined) {
+      lines.push(`server rtt ${s.server.rtt_ms} ms`);
+    }
+    this.#hud.textContent = lines.join("\n");
+  }
+}
