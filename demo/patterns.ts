@@ -27,6 +27,11 @@ export interface Scene {
  */
 export function bounce(width: number, height: number): Scene {
   const size = Math.max(8, Math.round(Math.min(width, height) / 6));
+  // A triangle wave across two widths, so the scrolling red ramp has no seam.
+  const ramp = new Uint8Array(2 * width);
+  for (let x = 0; x < ramp.length; x++) {
+    ramp[x] = Math.round(255 * (1 - Math.abs(x / width - 1)));
+  }
   let hue = 0;
   return {
     draw(rgba, t) {
@@ -41,7 +46,7 @@ export function bounce(width: number, height: number): Scene {
         const g = (y * 255 / height) | 0;
         let i = y * width * 4;
         for (let x = 0; x < width; x++, i += 4) {
-          rgba[i] = ((x + shift) * 255 / width) & 255;
+          rgba[i] = ramp[(x + shift) % (2 * width)];
           rgba[i + 1] = g;
           rgba[i + 2] = 96;
           rgba[i + 3] = 255;

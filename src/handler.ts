@@ -38,6 +38,8 @@ function clientBundle(request: Request): Response {
   const headers = {
     "content-type": "text/javascript; charset=utf-8",
     "cache-control": "no-cache",
+    // Public code: pages on other origins may load it as a module script.
+    "access-control-allow-origin": "*",
     etag: CLIENT_ETAG,
   };
   if (request.headers.get("if-none-match") === CLIENT_ETAG) {
