@@ -440,9 +440,11 @@ export class RemoteFramebufferView extends EventTarget {
       this.#schedule();
     });
     const up = (e: PointerEvent) => {
+      // The event still lists the finger that lifts (a one-finger tap is
+      // ntouches 1 on both down and up); it is forgotten afterwards.
+      const ev = e.isPrimary ? this.#pointer("pointer_up", e) : null;
       trackTouch(e, false);
-      if (!e.isPrimary) return;
-      this.#coalescer.now(this.#pointer("pointer_up", e));
+      if (ev) this.#coalescer.now(ev);
     };
     this.#on("pointerup", up);
     this.#on("pointercancel", up);

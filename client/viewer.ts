@@ -31,7 +31,7 @@ export interface ViewerOptions extends ViewOptions {
 const STYLE_ID = "rfb-viewer-style";
 const CSS = `
 .rfb-viewer{--_bg:var(--rfb-bg,#0b0d10);--_fg:var(--rfb-fg,#e8eaed);--_accent:var(--rfb-accent,#4f9cf9);
---_panel:var(--rfb-panel,rgba(14,16,20,.74));--_ok:var(--rfb-ok,#3ecf8e);--_warn:var(--rfb-warn,#f5a524);
+--_panel:var(--rfb-panel,rgba(14,16,20,.8));--_ok:var(--rfb-ok,#3ecf8e);--_warn:var(--rfb-warn,#f5a524);
 --_bad:var(--rfb-bad,#f25f5c);--_radius:var(--rfb-radius,8px);
 position:relative;width:100%;height:100%;min-height:120px;background:var(--_bg);color:var(--_fg);
 font:12px/1.35 var(--rfb-font,system-ui,-apple-system,"Segoe UI",sans-serif);overflow:hidden;
@@ -39,26 +39,29 @@ border-radius:var(--_radius);box-sizing:border-box}
 .rfb-viewer *{box-sizing:border-box}
 .rfb-viewer .rfb-stage{position:absolute;inset:0}
 .rfb-viewer .rfb-canvas:focus-visible{box-shadow:inset 0 0 0 2px var(--_accent)}
+.rfb-viewer .rfb-top{position:absolute;top:8px;left:8px;right:8px;display:flex;flex-wrap:wrap;gap:6px;
+justify-content:space-between;align-items:flex-start;pointer-events:none}
+.rfb-viewer .rfb-group{display:flex;gap:6px}
 .rfb-viewer .rfb-pill,.rfb-viewer .rfb-badge,.rfb-viewer .rfb-toolbar,.rfb-viewer .rfb-hud{
-position:absolute;background:var(--_panel);backdrop-filter:blur(6px);border-radius:999px;pointer-events:none}
-.rfb-viewer .rfb-pill{top:10px;left:10px;padding:3px 10px 3px 8px;display:flex;align-items:center;gap:6px}
+background:var(--_panel);backdrop-filter:blur(6px);border-radius:999px}
+.rfb-viewer .rfb-pill{padding:3px 10px 3px 8px;display:flex;align-items:center;gap:6px;white-space:nowrap}
 .rfb-viewer .rfb-dot{width:8px;height:8px;border-radius:50%;background:var(--_warn);flex:none}
 .rfb-viewer [data-status=negotiated] .rfb-dot{background:var(--_ok);box-shadow:0 0 6px var(--_ok)}
 .rfb-viewer [data-status=closed] .rfb-dot,.rfb-viewer [data-status=error] .rfb-dot{background:var(--_bad)}
-.rfb-viewer .rfb-badge{top:10px;right:10px;padding:3px 10px;font-variant-numeric:tabular-nums}
+.rfb-viewer .rfb-badge{padding:3px 10px;font-variant-numeric:tabular-nums;white-space:nowrap}
 .rfb-viewer .rfb-badge[data-level=ok]{color:var(--_ok)}
 .rfb-viewer .rfb-badge[data-level=warn]{color:var(--_warn)}
 .rfb-viewer .rfb-badge[data-level=bad]{color:var(--_bad)}
-.rfb-viewer .rfb-toolbar{bottom:10px;right:10px;padding:3px;display:flex;gap:2px;pointer-events:auto;
-opacity:.35;transition:opacity .15s}
+.rfb-viewer .rfb-toolbar{padding:2px;display:flex;gap:1px;pointer-events:auto;opacity:.7;transition:opacity .15s}
 .rfb-viewer:hover .rfb-toolbar,.rfb-viewer .rfb-toolbar:focus-within{opacity:1}
-.rfb-viewer .rfb-toolbar button{all:unset;cursor:pointer;padding:4px 9px;border-radius:999px;color:var(--_fg);
+.rfb-viewer .rfb-toolbar button{all:unset;cursor:pointer;padding:3px 9px;border-radius:999px;color:var(--_fg);
 font:inherit;font-weight:500;white-space:nowrap}
-.rfb-viewer .rfb-toolbar button:hover{background:rgba(255,255,255,.12)}
+.rfb-viewer .rfb-toolbar button:hover{background:rgba(255,255,255,.14)}
 .rfb-viewer .rfb-toolbar button:focus-visible{outline:2px solid var(--_accent)}
-.rfb-viewer .rfb-toolbar button[aria-pressed=true]{color:var(--_accent)}
-.rfb-viewer .rfb-hud{bottom:10px;left:10px;border-radius:var(--_radius);padding:8px 10px;margin:0;
-font:11px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre;min-width:190px}
+.rfb-viewer .rfb-toolbar button[aria-pressed=true]{background:rgba(255,255,255,.1);box-shadow:inset 0 -2px 0 var(--_accent)}
+.rfb-viewer .rfb-hud{position:absolute;bottom:8px;left:8px;border-radius:var(--_radius);padding:6px 9px;margin:0;
+font:11px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre;pointer-events:none;
+max-width:calc(100% - 16px);overflow:hidden}
 .rfb-viewer .rfb-hud[hidden]{display:none}
 `;
 
@@ -137,17 +140,19 @@ export class RfbViewer {
         .replace(/^-|-$/g, "") || "rfb");
     this.#wanted = options.transport ?? "auto";
 
-    this.#pill = el("div", "rfb-pill", this.root);
+    const top = el("div", "rfb-top", this.root);
+    const group = el("div", "rfb-group", top);
+    this.#pill = el("div", "rfb-pill", group);
     this.#pill.setAttribute("role", "status");
     el("span", "rfb-dot", this.#pill);
     this.#pillText = el("span", "rfb-pill-text", this.#pill);
-    this.#badge = el("div", "rfb-badge", this.root);
+    this.#badge = el("div", "rfb-badge", group);
     this.#badge.hidden = true;
     this.#badge.title = "publish → displayed latency";
     this.#hud = el("pre", "rfb-hud", this.root);
     this.#hud.hidden = !options.hud;
     this.#hud.textContent = "waiting for stats…";
-    if (options.toolbar !== false) this.#toolbar();
+    if (options.toolbar !== false) this.#toolbar(top);
 
     this.#setStatus({ status: this.view.status });
     this.view.addEventListener(
@@ -192,8 +197,8 @@ export class RfbViewer {
     this.root.remove();
   }
 
-  #toolbar(): void {
-    const bar = el("div", "rfb-toolbar", this.root);
+  #toolbar(parent: HTMLElement): void {
+    const bar = el("div", "rfb-toolbar", parent);
     bar.setAttribute("role", "toolbar");
     const button = (label: string, title: string, onClick: () => void) => {
       const b = el("button", "rfb-button", bar);
@@ -263,7 +268,9 @@ export class RfbViewer {
         s.server ? ` (server ${s.serverDropped})` : ""
       }`,
       `decode q   ${s.decodeQueue}`,
-      `transport  ${s.transport ?? "—"}${s.format ? ` ${s.format}` : ""}`,
+      `transport  ${s.transport ?? "—"}${
+        s.format ? ` · ${s.format.replace("image/", "").toUpperCase()}` : ""
+      }`,
       `size       ${s.width}×${s.height}`,
       `frames     ${s.frames}`,
     ];
