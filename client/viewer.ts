@@ -269,7 +269,11 @@ export class RfbViewer {
       }`,
       `decode q   ${s.decodeQueue}`,
       `transport  ${s.transport ?? "—"}${
-        s.format ? ` · ${s.format.replace("image/", "").toUpperCase()}` : ""
+        s.format
+          ? ` · ${(s.format.startsWith("image/")
+            ? s.format.slice(6).toUpperCase()
+            : s.format)}`
+          : ""
       }`,
       `size       ${s.width}×${s.height}`,
       `frames     ${s.frames}`,

@@ -14,6 +14,7 @@
  */
 
 import {
+  CAP_H264,
   CAP_JPEG,
   CAP_PNG,
   CAP_WEBP,
@@ -51,8 +52,8 @@ const MAX_SIDE = 16383;
 let init: InitMessage | null = null;
 let canvas: OffscreenCanvas;
 let ctx: OffscreenCanvasRenderingContext2D;
-const frame = new OffscreenCanvas(1, 1);
-const frameCtx = frame.getContext("2d")!;
+const picture = new OffscreenCanvas(1, 1);
+const frameCtx = picture.getContext("2d")!;
 let hasFrame = false;
 let layout: LayoutInfo;
 let ws: WebSocket | null = null;
@@ -61,6 +62,13 @@ let backoff = BACKOFF_MIN_MS;
 let retryTimer: ReturnType<typeof setTimeout> | null = null;
 let transportPref: "auto" | Transport = "auto";
 let config: ConfigMessage | null = null;
+let canVideo = false; // whether this browser decodes H.264 with WebCodecs
+
+// Video decoding.
+let decoder: VideoDecoder | null = null;
+let decoderCodec = "";
+/** seq → publish time (µs) of chunks handed to the decoder, in order. */
+const inDecoder = new Map<number, number | null>();
 
 // Decode bookkeeping.
 let decodeOrder = 0;
@@ -102,7 +110,9 @@ function status(
 function hello(): void {
   const msg: Record<string, unknown> = {
     type: "hello",
-    supported: [CAP_JPEG, CAP_PNG, CAP_WEBP],
+    supported: canVideo
+      ? [CAP_H264, CAP_JPEG, CAP_PNG, CAP_WEBP]
+      : [CAP_JPEG, CAP_PNG, CAP_WEBP],
     device_pixel_ratio: layout.dpr,
   };
   if (init!.token) msg.token = init!.token;
@@ -181,6 +191,7 @@ function onText(text: string): void {
     config = msg as unknown as ConfigMessage;
     backoff = BACKOFF_MIN_MS;
     gate.reset();
+    if (config.transport !== "webcodecs") closeDecoder();
     post({ type: "config", config });
     status("negotiated");
   } else if (msg.type === "stats") {
@@ -204,6 +215,10 @@ function onBinary(data: ArrayBuffer): void {
   const seq = header.seq;
   if (!Number.isSafeInteger(seq)) return;
   received.push([nowMs(), data.byteLength]);
+  if (header.type === "video_chunk" && validSize(header.width, header.height)) {
+    onVideo(header, payload, seq as number);
+    return;
+  }
   if (
     header.type !== "image_frame" || !validSize(header.width, header.height)
   ) {
@@ -230,9 +245,9 @@ function onBinary(data: ArrayBuffer): void {
         return;
       }
       drawnOrder = order;
-      if (frame.width !== bitmap.width || frame.height !== bitmap.height) {
-        frame.width = bitmap.width;
-        frame.height = bitmap.height;
+      if (picture.width !== bitmap.width || picture.height !== bitmap.height) {
+        picture.width = bitmap.width;
+        picture.height = bitmap.height;
       }
       frameCtx.drawImage(bitmap, 0, 0);
       bitmap.close();
@@ -252,7 +267,112 @@ function onBinary(data: ArrayBuffer): void {
 }
 
 function ack(seq: number, shownNow: boolean): void {
-  send({ type: "ack", seq, decode_queue_size: pending, displayed: shownNow });
+  send({ type: "ack", seq, decode_queue_size: queued(), displayed: shownNow });
+}
+
+/** Frames waiting to be decoded, on either path. */
+function queued(): number {
+  return pending + inDecoder.size;
+}
+
+function onVideo(
+  header: Record<string, unknown>,
+  payload: Uint8Array,
+  seq: number,
+): void {
+  const keyframe = header.keyframe === true;
+  const codec = typeof header.codec === "string"
+    ? header.codec
+    : (config?.codec ?? "");
+  if (!canVideo || !codec) {
+    ack(seq, false);
+    dropped++;
+    return;
+  }
+  if (!gate.admit(keyframe, nowMs())) {
+    ack(seq, false); // waiting for an IDR: this delta cannot be decoded
+    return;
+  }
+  if (!decoder || decoder.state === "closed" || codec !== decoderCodec) {
+    if (!keyframe) { // a new decoder must start on an IDR
+      gate.reset();
+      gate.admit(false, nowMs());
+      ack(seq, false);
+      return;
+    }
+    openDecoder(codec);
+  }
+  inDecoder.set(
+    seq,
+    typeof header.timestamp_us === "number" ? header.timestamp_us : null,
+  );
+  try {
+    decoder!.decode(
+      new EncodedVideoChunk({
+        type: keyframe ? "key" : "delta",
+        timestamp: seq, // carried to the output, so frames map back to their seq
+        duration: typeof header.duration_us === "number"
+          ? header.duration_us
+          : undefined,
+        data: payload as Uint8Array<ArrayBuffer>,
+      }),
+    );
+  } catch {
+    decoderFailed("decode threw");
+  }
+}
+
+function openDecoder(codec: string): void {
+  closeDecoder();
+  decoderCodec = codec;
+  decoder = new VideoDecoder({
+    output: (frame) => {
+      const seq = frame.timestamp;
+      const stamp = inDecoder.get(seq) ?? null;
+      // Anything older than this output will not come out any more.
+      for (const s of inDecoder.keys()) {
+        if (s > seq) break;
+        inDecoder.delete(s);
+        if (s < seq) {
+          dropped++;
+          ack(s, false);
+        }
+      }
+      const w = frame.displayWidth, h = frame.displayHeight;
+      if (picture.width !== w || picture.height !== h) {
+        picture.width = w;
+        picture.height = h;
+      }
+      frameCtx.drawImage(frame, 0, 0, w, h);
+      frame.close(); // at once, or the decoder stalls
+      hasFrame = true;
+      blit();
+      displayed(stamp);
+      ack(seq, true);
+    },
+    error: () => decoderFailed("decoder error"),
+  });
+  decoder.configure({
+    codec,
+    optimizeForLatency: true,
+    hardwareAcceleration: "no-preference",
+  });
+}
+
+/** Drop the decoder and what it holds (acknowledged as not shown). */
+function closeDecoder(): void {
+  if (decoder && decoder.state !== "closed") decoder.close();
+  decoder = null;
+  decoderCodec = "";
+  for (const s of inDecoder.keys()) ack(s, false);
+  dropped += inDecoder.size;
+  inDecoder.clear();
+}
+
+function decoderFailed(why: string): void {
+  closeDecoder();
+  gate.reset();
+  send({ type: "request_keyframe", reason: why });
 }
 
 function displayed(stampUs: number | null): void {
@@ -284,12 +404,12 @@ function blit(): void {
   if (!hasFrame) return;
   const r = contentRect({
     ...layout,
-    frameWidth: frame.width,
-    frameHeight: frame.height,
+    frameWidth: picture.width,
+    frameHeight: picture.height,
   });
   const d = layout.dpr;
   ctx.imageSmoothingEnabled = true;
-  ctx.drawImage(frame, r.x * d, r.y * d, r.width * d, r.height * d);
+  ctx.drawImage(picture, r.x * d, r.y * d, r.width * d, r.height * d);
 }
 
 function tick(): void {
@@ -297,9 +417,10 @@ function tick(): void {
   const now = nowMs();
   while (shown.length && shown[0] < now - 1000) shown.shift();
   while (received.length && received[0][0] < now - 1000) received.shift();
-  if (watchdog.stalled(now, pending)) {
+  if (watchdog.stalled(now, queued())) {
     pending = 0;
     drawnOrder = decodeOrder; // late decodes are dropped
+    closeDecoder();
     gate.reset();
     send({ type: "decoder_reset" });
   }
@@ -307,7 +428,7 @@ function tick(): void {
     fps: shown.length,
     dropped: dropped + gate.dropped,
     serverDropped: serverStats?.dropped ?? 0,
-    decodeQueue: pending,
+    decodeQueue: queued(),
     latencyMs,
     bitrateBps: received.reduce((a, [, b]) => a + b, 0) * 8,
     transport: config?.transport ?? null,
@@ -329,7 +450,7 @@ async function screenshot(id: number): Promise<void> {
     post({
       type: "screenshot",
       id,
-      blob: await frame.convertToBlob({ type: "image/png" }),
+      blob: await picture.convertToBlob({ type: "image/png" }),
     });
   } catch (err) {
     post({ type: "screenshot", id, blob: null, error: (err as Error).message });
@@ -337,6 +458,20 @@ async function screenshot(id: number): Promise<void> {
 }
 
 let statsTimer: ReturnType<typeof setInterval> | null = null;
+
+/** Whether WebCodecs decodes constrained-baseline H.264 here. */
+async function probeVideo(): Promise<boolean> {
+  if (typeof VideoDecoder === "undefined") return false;
+  try {
+    const r = await VideoDecoder.isConfigSupported({
+      codec: "avc1.42C01F",
+      optimizeForLatency: true,
+    });
+    return r.supported === true;
+  } catch {
+    return false;
+  }
+}
 
 scope.onmessage = (e) => {
   const msg = e.data;
@@ -349,7 +484,10 @@ scope.onmessage = (e) => {
       transportPref = msg.transport ?? "auto";
       blit();
       statsTimer = setInterval(tick, STATS_EVERY_MS);
-      connect();
+      probeVideo().then((ok) => {
+        canVideo = ok;
+        connect();
+      });
       break;
     case "layout":
       layout = msg.layout;
@@ -378,6 +516,7 @@ scope.onmessage = (e) => {
       break;
     case "dispose":
       disposed = true;
+      closeDecoder();
       if (retryTimer) clearTimeout(retryTimer);
       if (statsTimer) clearInterval(statsTimer);
       if (ws) {

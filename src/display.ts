@@ -10,6 +10,8 @@
 import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
 import { encodeImage } from "./encoders/image.ts";
 import { EncodeGroup } from "./encoders/group.ts";
+import { H264Encoder, layoutOf, probeH264 } from "./encoders/h264.ts";
+import { type VideoChunk, VideoGroup } from "./encoders/video_group.ts";
 import { type DisplayEvent, EventQueue } from "./events.ts";
 import {
   checkFrame,
@@ -20,6 +22,7 @@ import {
 import { consoleLogger } from "./log.ts";
 import {
   checkSize,
+  defaultBitrate,
   type DisplayOptions,
   type ResolvedDisplayOptions,
   resolveDisplayOptions,
@@ -139,6 +142,11 @@ export class Display implements AsyncDisposable {
   #settled = false;
   #stillTimer: TimerHandle | null = null;
   #groups = new Map<string, EncodeGroup>();
+  #video: VideoGroup | null = null;
+  #videoStill: { group: EncodeGroup; encoder: Promise<H264Encoder> } | null =
+    null;
+  #h264: Promise<{ ok: boolean; reason: string }> | null = null;
+  #videoBroken: string | null = null;
   #retired = { encodes: 0, ms: 0, failures: 0 };
   #sessions = new Set<Session>();
   #events: EventQueue;
@@ -310,6 +318,7 @@ export class Display implements AsyncDisposable {
     this.#latest = null;
     this.#pool.clear();
     this.#retireGroups();
+    this.#closeVideo();
     for (const s of this.#sessions) s.resized();
   }
 
@@ -328,7 +337,12 @@ export class Display implements AsyncDisposable {
     let encodes = this.#retired.encodes;
     let ms = this.#retired.ms;
     let failures = this.#retired.failures;
-    for (const g of this.#groups.values()) {
+    for (
+      const g of [
+        ...this.#groups.values(),
+        ...(this.#video ? [this.#video] : []),
+      ]
+    ) {
       encodes += g.encodes;
       ms += g.encodeMsTotal;
       failures += g.failures;
@@ -368,6 +382,7 @@ export class Display implements AsyncDisposable {
       s.close(CLOSE_GOING_AWAY, "display closed");
     }
     this.#events.close();
+    this.#closeVideo();
     if (this.#latest) this.#pool.release(this.#latest);
     this.#latest = null;
     this.#closing = this.#onClose ? this.#onClose() : Promise.resolve();
@@ -394,6 +409,8 @@ export class Display implements AsyncDisposable {
       latest: () => this.#latest,
       settled: () => this.#settled,
       group: (format, quality, still) => this.#group(format, quality, still),
+      video: () => this.#videoGroup(),
+      videoStill: () => this.#videoStillGroup(),
       offer: () => this.#offer(),
       pushEvent: (ev) => this.#events.push(ev),
       schedulePump: () => this.#schedulePump(),
@@ -411,12 +428,110 @@ export class Display implements AsyncDisposable {
     return session;
   }
 
-  #offer(): NegotiationOffer {
-    return {
+  async #offer(): Promise<NegotiationOffer> {
+    const offer: NegotiationOffer = {
       transport: this.#opts.transport,
       imageFormat: this.#opts.imageFormat,
       h264Codec: null,
     };
+    if (this.#opts.transport === "image" || this.#videoBroken) return offer;
+    this.#h264 ??= probeH264();
+    const probe = await this.#h264;
+    if (!probe.ok) {
+      this.#noteVideoBroken(probe.reason);
+      return offer;
+    }
+    try {
+      offer.h264Codec = await this.#videoGroup().codec();
+    } catch (err) {
+      this.#noteVideoBroken(
+        `H.264 encoder could not open: ${(err as Error)?.message ?? err}`,
+      );
+    }
+    return offer;
+  }
+
+  /** Once per display: say why H.264 is off and move its viewers to images. */
+  #noteVideoBroken(reason: string): void {
+    if (this.#videoBroken) return;
+    this.#videoBroken = reason;
+    this.#opts.logger(
+      "warn",
+      `display '${this.name}': H.264 is unavailable, using images: ${reason}`,
+    );
+    for (const s of this.#sessions) s.transportLost();
+  }
+
+  #videoSettings() {
+    const { width, height } = this;
+    const fps = this.#opts.fps;
+    return {
+      width,
+      height,
+      fps,
+      bitrate: this.#opts.bitrate ?? defaultBitrate(width, height, fps),
+      gop: this.#opts.gop,
+      preset: this.#opts.preset,
+    };
+  }
+
+  #videoGroup(): VideoGroup {
+    if (this.#video && !this.#video.closed) return this.#video;
+    const settings = this.#videoSettings();
+    this.#video = new VideoGroup(
+      `h264:${settings.width}x${settings.height}`,
+      settings,
+      this.#opts.minKeyframeInterval,
+      this.#pool,
+      this.#clock,
+      this.#opts.logger,
+      (chunk) => this.#deliverChunk(chunk),
+      () => this.#schedulePump(),
+      (reason) => this.#noteVideoBroken(reason),
+    );
+    return this.#video;
+  }
+
+  #deliverChunk(chunk: VideoChunk): void {
+    for (const s of this.#sessions) s.offerChunk(chunk);
+  }
+
+  /** Resting frames as clean, high-quality IDRs, once per version for every viewer. */
+  #videoStillGroup(): EncodeGroup {
+    if (this.#videoStill) return this.#videoStill.group;
+    const encoder = H264Encoder.open({ ...this.#videoSettings(), still: true });
+    encoder.catch(() => {});
+    const group = new EncodeGroup(
+      "h264:still",
+      "video/h264",
+      async (frame) => {
+        const chunk = await (await encoder).encode({
+          data: frame.data,
+          width: frame.width,
+          height: frame.height,
+          layout: layoutOf(frame.channels),
+        }, true);
+        if (!chunk) throw new Error("the still encoder produced nothing");
+        return chunk.data;
+      },
+      this.#pool,
+      () => this.#schedulePump(),
+      this.#opts.logger,
+    );
+    this.#videoStill = { group, encoder };
+    return group;
+  }
+
+  #closeVideo(): void {
+    if (this.#video) {
+      this.#retired.encodes += this.#video.encodes;
+      this.#retired.ms += this.#video.encodeMsTotal;
+      this.#retired.failures += this.#video.failures;
+      this.#video.close();
+    }
+    this.#video = null;
+    this.#videoStill?.encoder.then((e) => e.close(), () => {});
+    this.#videoStill = null;
   }
 
   #group(format: ImageFormat, quality: number, still: boolean): EncodeGroup {

@@ -42,6 +42,16 @@ export interface DisplayOptions {
   imageFormat?: ImageFormat;
   /** JPEG/WebP quality, 1-100. Default 80. */
   quality?: number;
+  /** H.264 target bitrate, bits per second. Default: about 0.07 bits per pixel per frame (4 Mbit/s at 720p60). */
+  bitrate?: number;
+  /** H.264 frame rate the encoder plans for (rate control, durations). Default 60. */
+  fps?: number;
+  /** H.264 frames between periodic IDRs. Default 4 seconds' worth. */
+  gop?: number;
+  /** x264 preset. Default `"ultrafast"`. */
+  preset?: string;
+  /** Seconds between IDRs made for viewers that join, drop or ask (shared by the group). Default 0.25. */
+  minKeyframeInterval?: number;
   /** Most unacknowledged frames per viewer, 1-64. Default 2. */
   maxInflight?: number;
   /** Seconds without an ack before a viewer's window is cleared. Default 2. */
@@ -85,8 +95,29 @@ export interface ServerOptions extends DisplayOptions {
 
 /** Display options with every default filled in. */
 export type ResolvedDisplayOptions =
-  & Required<Omit<DisplayOptions, "authenticate" | "stillAfter">>
-  & { authenticate?: Authenticate; stillAfter: number | false };
+  & Required<
+    Omit<DisplayOptions, "authenticate" | "stillAfter" | "bitrate" | "gop">
+  >
+  & {
+    authenticate?: Authenticate;
+    stillAfter: number | false;
+    /** Null: derived from the frame size and rate. */
+    bitrate: number | null;
+    gop: number;
+  };
+
+/** x264's presets, fastest first. */
+export const X264_PRESETS: readonly string[] = [
+  "ultrafast",
+  "superfast",
+  "veryfast",
+  "faster",
+  "fast",
+  "medium",
+  "slow",
+  "slower",
+  "veryslow",
+];
 
 /** A logger that never throws into the library, whatever the app's logger does. */
 function safeLogger(log: Logger): Logger {
@@ -150,10 +181,8 @@ export function resolveDisplayOptions(
   ) {
     fail(where, "transport", `"auto", "image" or "webcodecs"`, opts.transport);
   }
-  if (opts.transport === "webcodecs") {
-    throw new RangeError(
-      `${where}: option 'transport' "webcodecs" needs the H.264 encoder, which this version does not have yet; use "auto" or "image"`,
-    );
+  if (opts.preset !== undefined && !X264_PRESETS.includes(opts.preset)) {
+    fail(where, "preset", `one of ${X264_PRESETS.join(", ")}`, opts.preset);
   }
   if (
     opts.imageFormat !== undefined &&
@@ -162,6 +191,10 @@ export function resolveDisplayOptions(
     fail(where, "imageFormat", `"jpeg", "png" or "webp"`, opts.imageFormat);
   }
   num(where, "quality", opts.quality, 1, 100, true);
+  num(where, "bitrate", opts.bitrate, 50_000, 200_000_000, false);
+  num(where, "fps", opts.fps, 1, 240, false);
+  num(where, "gop", opts.gop, 1, 100_000, true);
+  num(where, "minKeyframeInterval", opts.minKeyframeInterval, 0, 60, false);
   num(where, "maxInflight", opts.maxInflight, 1, 64, true);
   num(where, "inflightTimeout", opts.inflightTimeout, 0.05, 3600, false);
   if (opts.stillAfter !== false) {
@@ -185,6 +218,11 @@ export function resolveDisplayOptions(
     transport: opts.transport ?? "auto",
     imageFormat: opts.imageFormat ?? "jpeg",
     quality: opts.quality ?? 80,
+    bitrate: opts.bitrate ?? null,
+    fps: opts.fps ?? 60,
+    gop: opts.gop ?? Math.round((opts.fps ?? 60) * 4),
+    preset: opts.preset ?? "ultrafast",
+    minKeyframeInterval: opts.minKeyframeInterval ?? 0.25,
     maxInflight: opts.maxInflight ?? 2,
     inflightTimeout: opts.inflightTimeout ?? 2,
     stillAfter: opts.stillAfter ?? 0.5,
@@ -243,4 +281,24 @@ export function checkAllowedOrigins(where: string, v: unknown): void {
   if (!Array.isArray(v) || !v.every((o) => typeof o === "string")) {
     fail(where, "allowedOrigins", `a list of origins or "*"`, v);
   }
+}
+
+/**
+ * The H.264 bitrate for a frame size and rate when none is set: about 0.07
+ * bits per pixel per frame, between 0.3 and 20 Mbit/s.
+ *
+ * @example
+ * ```ts
+ * import { defaultBitrate } from "./options.ts";
+ * console.log(defaultBitrate(1280, 720, 60)); // 3870720
+ * ```
+ */
+export function defaultBitrate(
+  width: number,
+  height: number,
+  fps: number,
+): number {
+  return Math.round(
+    Math.min(20e6, Math.max(300e3, width * height * fps * 0.07)),
+  );
 }

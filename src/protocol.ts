@@ -250,6 +250,98 @@ export function imageFrameHeader(f: ImageFrameFields): ImageFrameHeader {
   return header;
 }
 
+/** The header of a `video_chunk` envelope. */
+export interface VideoChunkHeader extends EnvelopeHeader {
+  /** Always `"video_chunk"`. */
+  type: "video_chunk";
+  /** Per-viewer sequence number. */
+  seq: number;
+  /** Publish time, microseconds since the epoch (server clock). */
+  timestamp_us: number;
+  /** Frame width. */
+  width: number;
+  /** Frame height. */
+  height: number;
+  /** Codec string, e.g. `"avc1.42C01F"`. */
+  codec: string;
+  /** Always `"annexb"`. */
+  bitstream: "annexb";
+  /** Whether the chunk is an IDR. */
+  keyframe: boolean;
+  /** Frame duration, microseconds. */
+  duration_us?: number;
+  /** The frame's render pixel ratio, present only when not 1. */
+  pixel_ratio?: number;
+}
+
+/** Fields for {@linkcode videoChunkHeader}. */
+export interface VideoChunkFields {
+  /** Per-viewer sequence number. */
+  seq: number;
+  /** Publish time in microseconds (server clock). */
+  timestampUs: number;
+  /** Frame width. */
+  width: number;
+  /** Frame height. */
+  height: number;
+  /** Codec string. */
+  codec: string;
+  /** Whether the chunk is an IDR. */
+  keyframe: boolean;
+  /** Frame duration in microseconds. */
+  durationUs?: number;
+  /** Render pixel ratio (omitted from the header when 1). */
+  pixelRatio?: number;
+}
+
+/**
+ * Build a `video_chunk` header in the protocol's field order.
+ *
+ * @example
+ * ```ts
+ * import { videoChunkHeader } from "./protocol.ts";
+ * videoChunkHeader({ seq: 1, timestampUs: 5, width: 64, height: 64, codec: "avc1.42C01F", keyframe: true });
+ * ```
+ */
+export function videoChunkHeader(f: VideoChunkFields): VideoChunkHeader {
+  const header: VideoChunkHeader = {
+    type: "video_chunk",
+    seq: f.seq,
+    timestamp_us: f.timestampUs,
+    width: f.width,
+    height: f.height,
+    codec: f.codec,
+    bitstream: "annexb",
+    keyframe: f.keyframe,
+  };
+  if (f.durationUs !== undefined) header.duration_us = f.durationUs;
+  if (f.pixelRatio !== undefined && f.pixelRatio !== 1) {
+    header.pixel_ratio = f.pixelRatio;
+  }
+  return header;
+}
+
+/** The server's `set_quality` message: this viewer's stream was retuned. */
+export interface SetQualityMessage {
+  /** Target bitrate, bits per second. */
+  bitrate?: number;
+  /** Target frame rate. */
+  fps?: number;
+}
+
+/**
+ * Build a `set_quality` message as JSON text.
+ *
+ * @example
+ * ```ts
+ * import { setQualityMessage } from "./protocol.ts";
+ * setQualityMessage({ bitrate: 1000000, fps: 30 }); // '{"type":"set_quality","bitrate":1000000,"fps":30}'
+ * ```
+ */
+export function setQualityMessage(q: SetQualityMessage): string {
+  return compactJson({ type: "set_quality", ...q });
+}
+
 /** The server's `config` message. */
 export interface ConfigMessage {
   /** Always `"config"`. */

@@ -11,6 +11,8 @@
 
 import type { Clock, TimerHandle } from "./clock.ts";
 import type { EncodedFrame, EncodeGroup } from "./encoders/group.ts";
+import { codecFromAnnexB } from "./encoders/h264.ts";
+import type { VideoChunk, VideoGroup } from "./encoders/video_group.ts";
 import type { DisplayEvent } from "./events.ts";
 import type { PooledFrame } from "./frame.ts";
 import type { Logger } from "./log.ts";
@@ -27,6 +29,7 @@ import {
   CLOSE_UNSUPPORTED,
   closeReason,
   configMessage,
+  type EnvelopeHeader,
   type HelloMessage,
   IMAGE_MIME,
   type ImageFormat,
@@ -37,6 +40,7 @@ import {
   type Selection,
   selectTransport,
   statsMessage,
+  videoChunkHeader,
 } from "./protocol.ts";
 
 /** The part of a WebSocket a session uses. */
@@ -67,8 +71,12 @@ export interface SessionHost {
   settled(): boolean;
   /** The encode group for this format and quality at the current size. */
   group(format: ImageFormat, quality: number, still: boolean): EncodeGroup;
+  /** The shared H.264 stream at the current size. */
+  video(): VideoGroup;
+  /** Resting frames as high-quality IDRs. */
+  videoStill(): EncodeGroup;
   /** What the server can offer in negotiation. */
-  offer(): NegotiationOffer;
+  offer(): Promise<NegotiationOffer>;
   /** Hand an input event to the app. */
   pushEvent(ev: DisplayEvent): void;
   /** Ask for a delivery pass soon. */
@@ -178,6 +186,10 @@ export class Session {
   #inflight = new Map<number, number>(); // seq → sent time (ms)
   #lastSentVersion = 0;
   #highestSent = 0;
+  #hello: HelloMessage | null = null;
+  #negotiations = 0;
+  #vIndex = -1; // index of the last video chunk sent
+  #vSynced = false; // the viewer's decoder can take the group's next delta
   #caps = new Set<string>();
   #stillSentVersion = 0;
   #needKeyframe = true;
@@ -315,9 +327,34 @@ export class Session {
 
   /** The display's size changed: tell the viewer and start over with a keyframe. */
   resized(): void {
-    if (this.#state !== "open") return;
+    if (this.#state !== "open" || !this.#hello) return;
     this.#startOver(true);
-    this.#sendConfig();
+    this.#renegotiate(this.#hello);
+  }
+
+  /** H.264 stopped working on this display: move to images if on video. */
+  transportLost(): void {
+    if (this.#state !== "open" || this.#selection?.transport !== "webcodecs") {
+      return;
+    }
+    this.#startOver(true);
+    this.#renegotiate(this.#hello!);
+  }
+
+  /** Negotiate again (new size, transport switch, lost encoder); nothing is sent meanwhile. */
+  #renegotiate(hello: HelloMessage): void {
+    const attempt = ++this.#negotiations;
+    this.#negotiate(hello).then((ok) => {
+      if (ok && attempt === this.#negotiations) this.#host.schedulePump();
+    }).catch((err) => {
+      this.#log(
+        "error",
+        `viewer ${this.id}: renegotiation failed: ${
+          (err as Error)?.message ?? err
+        }`,
+      );
+      this.close(CLOSE_INTERNAL, "internal error");
+    });
   }
 
   /**
@@ -332,6 +369,7 @@ export class Session {
     this.#needKeyframe = true;
     this.#lastSentVersion = 0;
     this.#stillSentVersion = 0;
+    this.#vSynced = false;
   }
 
   #warn(what: string): void {
@@ -378,7 +416,7 @@ export class Session {
         return;
       }
     }
-    if (!this.#negotiate(hello)) return;
+    if (!(await this.#negotiate(hello))) return;
     this.#state = "open";
     const stats = Math.max(
       this.#host.options.statsInterval,
@@ -391,12 +429,11 @@ export class Session {
     this.#host.schedulePump();
   }
 
-  #negotiate(hello: HelloMessage): boolean {
-    const selection = selectTransport(
-      hello.supported,
-      this.#host.offer(),
-      hello.transport,
-    );
+  async #negotiate(hello: HelloMessage): Promise<boolean> {
+    this.#selection = null; // nothing goes out until the new config has
+    const offer = await this.#host.offer();
+    if (this.#state === "closed") return false;
+    const selection = selectTransport(hello.supported, offer, hello.transport);
     if (!selection) {
       const caps = hello.supported.join(", ").slice(0, 80) || "nothing";
       this.#warn(`no common transport (viewer supports: ${caps})`);
@@ -404,6 +441,7 @@ export class Session {
       return false;
     }
     this.#selection = selection;
+    this.#hello = hello;
     this.#caps = new Set(hello.supported);
     // A viewer may narrow the server's window, never widen it.
     this.#window = Math.min(
@@ -434,7 +472,7 @@ export class Session {
       case "hello":
         // A second hello renegotiates (e.g. a live transport switch).
         this.#startOver(true);
-        if (this.#negotiate(msg)) this.#host.schedulePump();
+        this.#renegotiate(msg);
         return;
       case "ack":
         this.#ack(msg.seq, msg.decode_queue_size);
@@ -536,7 +574,11 @@ export class Session {
    */
   pump(): void {
     const sel = this.#selection;
-    if (!sel || sel.transport !== "image") return;
+    if (!sel) return;
+    if (sel.transport === "webcodecs") {
+      this.#pumpVideo(sel.codec);
+      return;
+    }
     const { quality, stillAfter } = this.#host.options;
     while (this.#canSend()) {
       const frame = this.#host.latest();
@@ -580,6 +622,97 @@ export class Session {
     }
   }
 
+  /**
+   * Video: ask the shared encoder for the newest frame (an IDR if this
+   * viewer needs one), or, once the scene rests, send the clean still IDR.
+   * Chunks arrive through `offerChunk`.
+   */
+  #pumpVideo(codec: string): void {
+    const frame = this.#host.latest();
+    if (!frame || !this.#canSend()) return;
+    const group = this.#host.video();
+    if (!this.#vSynced && frame.version > this.#lastSentVersion) {
+      group.requestKeyframe();
+    }
+    if (frame.version > (group.last?.version ?? 0) || group.keyframeDue()) {
+      group.request(frame);
+      return;
+    }
+    const { stillAfter } = this.#host.options;
+    if (
+      stillAfter === false || !this.#host.settled() || !this.#vSynced ||
+      this.#stillSentVersion >= frame.version ||
+      this.#lastSentVersion !== frame.version
+    ) {
+      return;
+    }
+    const still = this.#host.videoStill();
+    if (still.current?.version !== frame.version) {
+      still.request(frame);
+      return;
+    }
+    this.#stillSentVersion = frame.version;
+    const f = still.current;
+    const sent = this.#transmit(
+      videoChunkHeader({
+        seq: this.#seq + 1,
+        timestampUs: f.timestampUs,
+        width: f.width,
+        height: f.height,
+        codec: codecFromAnnexB(f.bytes) ?? codec,
+        keyframe: true,
+        pixelRatio: f.pixelRatio,
+      }),
+      f.bytes,
+      f.version,
+      f.encodeMs,
+    );
+    // The decoder now holds the still, not the group's last picture: the
+    // next delta needs an IDR first (asked for when a new frame comes).
+    if (sent) this.#vSynced = false;
+  }
+
+  /**
+   * A new chunk of the shared H.264 stream. Sent if this viewer can take it:
+   * in order after what it has, or an IDR; and only if its window has room.
+   * A viewer that misses a chunk waits for the next IDR.
+   */
+  offerChunk(chunk: VideoChunk): void {
+    const sel = this.#selection;
+    if (this.#state !== "open" || sel?.transport !== "webcodecs") return;
+    if (
+      chunk.width !== this.#host.width || chunk.height !== this.#host.height
+    ) return;
+    const inOrder = this.#vSynced && chunk.index === this.#vIndex + 1;
+    if (!chunk.keyframe && !inOrder) {
+      this.#vSynced = false;
+      return;
+    }
+    if (!this.#canSend()) {
+      if (this.#vSynced) this.#dropped++;
+      this.#vSynced = false;
+      return;
+    }
+    const sent = this.#transmit(
+      videoChunkHeader({
+        seq: this.#seq + 1,
+        timestampUs: chunk.timestampUs,
+        width: chunk.width,
+        height: chunk.height,
+        codec: chunk.codec,
+        keyframe: chunk.keyframe,
+        durationUs: chunk.durationUs,
+        pixelRatio: chunk.pixelRatio,
+      }),
+      chunk.data,
+      chunk.version,
+      chunk.encodeMs,
+    );
+    if (!sent) return;
+    this.#vIndex = chunk.index;
+    this.#vSynced = true;
+  }
+
   /** The lossless format for this viewer's still: PNG, else lossless WebP, else none. */
   #stillFormat(live: ImageFormat): ImageFormat | null {
     if (live === "png") return null;
@@ -593,10 +726,9 @@ export class Session {
     if (this.#highestSent > 0 && f.version > this.#highestSent + 1) {
       this.#dropped += f.version - this.#highestSent - 1;
     }
-    const seq = ++this.#seq;
-    const msg = packEnvelope(
+    return this.#transmit(
       imageFrameHeader({
-        seq,
+        seq: this.#seq + 1,
         timestampUs: f.timestampUs,
         width: f.width,
         height: f.height,
@@ -604,7 +736,20 @@ export class Session {
         pixelRatio: f.pixelRatio,
       }),
       f.bytes,
+      f.version,
+      f.encodeMs,
     );
+  }
+
+  /** Send one envelope (its `seq` must be the next); false (viewer closed) if the socket refused. */
+  #transmit(
+    header: EnvelopeHeader,
+    bytes: Uint8Array,
+    version: number,
+    encodeMs: number,
+  ): boolean {
+    const seq = ++this.#seq;
+    const msg = packEnvelope(header, bytes);
     try {
       this.#socket.send(msg);
     } catch (err) {
@@ -619,12 +764,12 @@ export class Session {
     } else {
       this.#inflight.set(seq, now);
     }
-    this.#lastSentVersion = Math.max(this.#lastSentVersion, f.version);
-    this.#highestSent = Math.max(this.#highestSent, f.version);
+    this.#lastSentVersion = Math.max(this.#lastSentVersion, version);
+    this.#highestSent = Math.max(this.#highestSent, version);
     this.#needKeyframe = false;
     this.#framesSent++;
     this.#bytesSent += msg.length;
-    this.#encodeMsSum += f.encodeMs;
+    this.#encodeMsSum += encodeMs;
     this.#recentSends.push([now, msg.length]);
     this.#prune(now);
     return true;

@@ -719,7 +719,10 @@ Deno.test({
       const fps = Number(hud.match(/fps\s+(\d+)/)?.[1]);
       assert.ok(fps > 0, `fps in ${JSON.stringify(hud)}`);
       assert.match(hud, /size\s+200×100/);
-      assert.match(hud, /transport\s+image/);
+      assert.match(
+        hud,
+        /transport\s+(image · JPEG|webcodecs · avc1\.42[0-9A-F]{4})/,
+      );
       assert.ok(Number(hud.match(/frames\s+(\d+)/)?.[1]) > 0, hud);
       assert.equal(
         await page.evaluate(

@@ -378,12 +378,22 @@ Deno.test("resolveDisplayOptions: a throwing logger never throws into the librar
   o.logger("error", "still fine");
 });
 
-Deno.test("resolveDisplayOptions: transport webcodecs is refused until the H.264 path exists", () => {
+Deno.test("resolveDisplayOptions: H.264 options are checked", () => {
   assert.throws(
-    () =>
-      resolveDisplayOptions({ transport: "webcodecs" }, "serve()", defaults),
-    /'transport' "webcodecs" needs the H\.264 encoder/,
+    () => resolveDisplayOptions({ preset: "warp" }, "serve()", defaults),
+    /'preset' must be one of ultrafast/,
   );
+  assert.throws(
+    () => resolveDisplayOptions({ fps: 0 }, "serve()", defaults),
+    /'fps'/,
+  );
+  assert.throws(
+    () => resolveDisplayOptions({ bitrate: 10 }, "serve()", defaults),
+    /'bitrate'/,
+  );
+  const o = resolveDisplayOptions({ fps: 30 }, "serve()", defaults);
+  assert.equal(o.gop, 120, "four seconds of frames");
+  assert.equal(o.bitrate, null, "derived from the size");
 });
 
 Deno.test("resolveDisplayOptions: defaults", () => {

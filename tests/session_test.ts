@@ -1,6 +1,7 @@
 // Session policy with a fake socket and a fake clock: handshake, auth, flow control, stills, events, stats, cleanup.
 import assert from "node:assert/strict";
 import type { Clock, TimerHandle } from "../src/clock.ts";
+import type { VideoGroup } from "../src/encoders/video_group.ts";
 import { EncodeGroup } from "../src/encoders/group.ts";
 import type { DisplayEvent } from "../src/events.ts";
 import { FramePool, type PooledFrame } from "../src/frame.ts";
@@ -174,12 +175,22 @@ class FakeHost implements SessionHost {
     return g;
   }
 
-  offer(): NegotiationOffer {
-    return {
+  offer(): Promise<NegotiationOffer> {
+    return Promise.resolve({
       transport: this.options.transport,
       imageFormat: this.options.imageFormat,
       h264Codec: this.h264Codec,
-    };
+    });
+  }
+
+  video(): VideoGroup {
+    throw new Error(
+      "the fake host has no H.264 stream (tests/video_test.ts covers it)",
+    );
+  }
+
+  videoStill(): EncodeGroup {
+    throw new Error("the fake host has no H.264 stream");
   }
 
   pushEvent(ev: DisplayEvent): void {
@@ -955,6 +966,7 @@ Deno.test("session: resized() sends a new config and restarts with a keyframe", 
   r.session.resized();
   assert.equal(r.session.needsKeyframe, true);
   assert.equal(r.session.stats().inflight, 0);
+  await flush(); // the new config follows a (re)negotiation
   const configs = r.socket.texts().filter((m) => m.type === "config");
   assert.equal(configs.length, 2);
   assert.equal(configs[1].width, 8);
