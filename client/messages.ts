@@ -48,6 +48,18 @@ export interface ViewStats {
   server: StatsMessage | null;
 }
 
+/** One displayed frame (the detail of the view's `frame` event). */
+export interface FrameInfo {
+  /** The frame's per-viewer sequence number. */
+  seq: number;
+  /** When the server published it, microseconds since the epoch (server clock). */
+  timestampUs: number | null;
+  /** When it was drawn, milliseconds since the epoch (this machine's clock). */
+  displayedAt: number;
+  /** displayedAt - publish time, ms (meaningful when both clocks agree, e.g. same host). */
+  latencyMs: number | null;
+}
+
 /** The view's size, as the worker draws it. */
 export interface LayoutInfo {
   /** View width, CSS pixels. */
@@ -99,5 +111,6 @@ export type FromWorker =
   | { type: "status"; status: ViewStatus; code?: number; reason?: string }
   | { type: "config"; config: ConfigMessage }
   | { type: "stats"; stats: ViewStats }
+  | { type: "frame"; frame: FrameInfo }
   | { type: "screenshot"; id: number; blob: Blob | null; error?: string }
   | { type: "disposed" };

@@ -97,7 +97,8 @@ function toWebSocketUrl(url: string): string {
  *
  * Events: `status` (`CustomEvent<StatusDetail>`), `config`
  * (`CustomEvent<ConfigMessage>`), `stats` (`CustomEvent<ViewStats>`, twice a
- * second).
+ * second), `frame` (`CustomEvent<FrameInfo>`, each frame drawn, with its
+ * publish-to-display latency).
  *
  * @example
  * ```ts ignore
@@ -300,6 +301,9 @@ export class RemoteFramebufferView extends EventTarget {
       case "stats":
         this.#stats = msg.stats;
         this.dispatchEvent(new CustomEvent("stats", { detail: msg.stats }));
+        break;
+      case "frame":
+        this.dispatchEvent(new CustomEvent("frame", { detail: msg.frame }));
         break;
       case "screenshot": {
         const p = this.#shots.get(msg.id);

@@ -253,7 +253,7 @@ function onBinary(data: ArrayBuffer): void {
       bitmap.close();
       hasFrame = true;
       blit();
-      displayed(stamp);
+      displayed(seq as number, stamp);
       ack(seq as number, true);
     },
     () => {
@@ -347,7 +347,7 @@ function openDecoder(codec: string): void {
       frame.close(); // at once, or the decoder stalls
       hasFrame = true;
       blit();
-      displayed(stamp);
+      displayed(seq, stamp);
       ack(seq, true);
     },
     error: () => decoderFailed("decoder error"),
@@ -375,17 +375,23 @@ function decoderFailed(why: string): void {
   send({ type: "request_keyframe", reason: why });
 }
 
-function displayed(stampUs: number | null): void {
+function displayed(seq: number, stampUs: number | null): void {
   const now = nowMs();
   frames++;
   shown.push(now);
   watchdog.displayed(now);
+  const at = performance.timeOrigin + now;
+  let lat: number | null = null;
   if (stampUs !== null) {
-    const lat = (performance.timeOrigin + now) - stampUs / 1000;
+    lat = at - stampUs / 1000;
     if (lat > -1000 && lat < 60_000) {
       latencyMs = latencyMs === 0 ? lat : latencyMs * 0.8 + lat * 0.2;
     }
   }
+  post({
+    type: "frame",
+    frame: { seq, timestampUs: stampUs, displayedAt: at, latencyMs: lat },
+  });
 }
 
 /** Copy the frame onto the visible canvas, fitted. */
