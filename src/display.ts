@@ -12,6 +12,7 @@ import { encodeImage } from "./encoders/image.ts";
 import { EncodeGroup } from "./encoders/group.ts";
 import { H264Encoder, layoutOf, probeH264 } from "./encoders/h264.ts";
 import { type VideoChunk, VideoGroup } from "./encoders/video_group.ts";
+import { LADDER } from "./adaptive.ts";
 import { type DisplayEvent, EventQueue } from "./events.ts";
 import {
   checkFrame,
@@ -65,6 +66,10 @@ export interface DisplayStats {
   encodeMsMean: number;
   /** Encodes that failed. */
   encodeFailures: number;
+  /** H.264 IDRs made for joining, dropping or asking viewers (beyond the first and the periodic ones). */
+  keyframesForced: number;
+  /** The H.264 path: `"live"` (an encoder runs), `"idle"`, or `"unavailable: <why>"`. */
+  h264: string;
   /** Input events waiting for the app. */
   eventsQueued: number;
   /** Input events dropped because the app did not drain them. */
@@ -142,12 +147,12 @@ export class Display implements AsyncDisposable {
   #settled = false;
   #stillTimer: TimerHandle | null = null;
   #groups = new Map<string, EncodeGroup>();
-  #video: VideoGroup | null = null;
+  #videos = new Map<number, VideoGroup>(); // by quality step
   #videoStill: { group: EncodeGroup; encoder: Promise<H264Encoder> } | null =
     null;
   #h264: Promise<{ ok: boolean; reason: string }> | null = null;
   #videoBroken: string | null = null;
-  #retired = { encodes: 0, ms: 0, failures: 0 };
+  #retired = { encodes: 0, ms: 0, failures: 0, keyframes: 0 };
   #sessions = new Set<Session>();
   #events: EventQueue;
   #pumpScheduled = false;
@@ -337,15 +342,12 @@ export class Display implements AsyncDisposable {
     let encodes = this.#retired.encodes;
     let ms = this.#retired.ms;
     let failures = this.#retired.failures;
-    for (
-      const g of [
-        ...this.#groups.values(),
-        ...(this.#video ? [this.#video] : []),
-      ]
-    ) {
+    let keyframes = this.#retired.keyframes;
+    for (const g of [...this.#groups.values(), ...this.#videos.values()]) {
       encodes += g.encodes;
       ms += g.encodeMsTotal;
       failures += g.failures;
+      if (g instanceof VideoGroup) keyframes += g.forcedKeyframes;
     }
     return {
       name: this.name,
@@ -356,6 +358,12 @@ export class Display implements AsyncDisposable {
       encodes,
       encodeMsMean: encodes ? ms / encodes : 0,
       encodeFailures: failures,
+      keyframesForced: keyframes,
+      h264: this.#videoBroken
+        ? `unavailable: ${this.#videoBroken}`
+        : this.#videos.size
+        ? "live"
+        : "idle",
       eventsQueued: this.#events.size,
       eventsDropped: this.#events.dropped,
       viewerStats: [...this.#sessions].map((s) => s.stats()),
@@ -409,7 +417,8 @@ export class Display implements AsyncDisposable {
       latest: () => this.#latest,
       settled: () => this.#settled,
       group: (format, quality, still) => this.#group(format, quality, still),
-      video: () => this.#videoGroup(),
+      video: (step) => this.#videoGroup(step),
+      target: (step) => this.#target(step),
       videoStill: () => this.#videoStillGroup(),
       offer: () => this.#offer(),
       pushEvent: (ev) => this.#events.push(ev),
@@ -462,38 +471,52 @@ export class Display implements AsyncDisposable {
     for (const s of this.#sessions) s.transportLost();
   }
 
-  #videoSettings() {
-    const { width, height } = this;
-    const fps = this.#opts.fps;
+  /** Bitrate and frame rate at a quality step (step 0: as configured). */
+  #target(step: number): { bitrate: number; fps: number } {
+    const { fps } = this.#opts;
+    const bitrate = this.#opts.bitrate ??
+      defaultBitrate(this.width, this.height, fps);
+    const s = LADDER[Math.min(step, LADDER.length - 1)];
     return {
-      width,
-      height,
+      bitrate: Math.round(bitrate * s.bitrate),
+      fps: Math.max(1, fps * s.fps),
+    };
+  }
+
+  #videoSettings(step = 0) {
+    const { bitrate, fps } = this.#target(step);
+    return {
+      width: this.width,
+      height: this.height,
       fps,
-      bitrate: this.#opts.bitrate ?? defaultBitrate(width, height, fps),
+      bitrate,
       gop: this.#opts.gop,
       preset: this.#opts.preset,
     };
   }
 
-  #videoGroup(): VideoGroup {
-    if (this.#video && !this.#video.closed) return this.#video;
-    const settings = this.#videoSettings();
-    this.#video = new VideoGroup(
-      `h264:${settings.width}x${settings.height}`,
+  #videoGroup(step = 0): VideoGroup {
+    const existing = this.#videos.get(step);
+    if (existing && !existing.closed) return existing;
+    const settings = this.#videoSettings(step);
+    const group: VideoGroup = new VideoGroup(
+      `h264:${settings.width}x${settings.height}:q${step}`,
       settings,
       this.#opts.minKeyframeInterval,
       this.#pool,
       this.#clock,
       this.#opts.logger,
-      (chunk) => this.#deliverChunk(chunk),
+      (chunk) => this.#deliverChunk(chunk, group),
       () => this.#schedulePump(),
       (reason) => this.#noteVideoBroken(reason),
+      LADDER[Math.min(step, LADDER.length - 1)].fps < 1,
     );
-    return this.#video;
+    this.#videos.set(step, group);
+    return group;
   }
 
-  #deliverChunk(chunk: VideoChunk): void {
-    for (const s of this.#sessions) s.offerChunk(chunk);
+  #deliverChunk(chunk: VideoChunk, group: VideoGroup): void {
+    for (const s of this.#sessions) s.offerChunk(chunk, group);
   }
 
   /** Resting frames as clean, high-quality IDRs, once per version for every viewer. */
@@ -523,13 +546,14 @@ export class Display implements AsyncDisposable {
   }
 
   #closeVideo(): void {
-    if (this.#video) {
-      this.#retired.encodes += this.#video.encodes;
-      this.#retired.ms += this.#video.encodeMsTotal;
-      this.#retired.failures += this.#video.failures;
-      this.#video.close();
+    for (const v of this.#videos.values()) {
+      this.#retired.encodes += v.encodes;
+      this.#retired.ms += v.encodeMsTotal;
+      this.#retired.failures += v.failures;
+      this.#retired.keyframes += v.forcedKeyframes;
+      v.close();
     }
-    this.#video = null;
+    this.#videos.clear();
     this.#videoStill?.encoder.then((e) => e.close(), () => {});
     this.#videoStill = null;
   }

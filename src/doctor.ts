@@ -56,16 +56,46 @@ async function checkSharp(): Promise<Check> {
 
 async function checkNodeAv(): Promise<Check> {
   try {
-    await import("node-av");
-    return {
-      name: "node-av (H.264 path)",
-      status: "ok",
-      detail: "module loads (encoder self-test arrives with the H.264 path)",
-      core: false,
-    };
+    const { H264Encoder, nalTypes } = await import("./encoders/h264.ts");
+    const w = 1280, h = 720;
+    const enc = await H264Encoder.open({
+      width: w,
+      height: h,
+      fps: 60,
+      bitrate: 4e6,
+      gop: 240,
+      preset: "ultrafast",
+    });
+    try {
+      const px = new Uint8Array(w * h * 4);
+      for (let i = 0; i < px.length; i++) px[i] = (i * 13) & 255;
+      const picture = {
+        data: px,
+        width: w,
+        height: h,
+        layout: "rgba" as const,
+      };
+      await enc.encode(picture, true);
+      const [chunk, ms] = await timed(() => enc.encode(picture, true));
+      if (!chunk || !nalTypes(chunk.data).includes(5)) {
+        throw new Error("no IDR came out");
+      }
+      return {
+        name: "node-av libx264 (H.264 path)",
+        status: "ok",
+        detail: `${enc.codec}; 1280x720 IDR in ${
+          ms.toFixed(1)
+        } ms (conversion ${enc.convertMs.toFixed(1)} ms), ${
+          (chunk.data.length / 1024).toFixed(0)
+        } KiB`,
+        core: false,
+      };
+    } finally {
+      enc.close();
+    }
   } catch (err) {
     return {
-      name: "node-av (H.264 path)",
+      name: "node-av libx264 (H.264 path)",
       status: "broken",
       detail: (err as Error).message.split("\n")[0],
       core: false,
@@ -168,6 +198,8 @@ if (import.meta.main) {
   console.log(
     broken.length
       ? `\nThe core path is broken: ${broken.map((c) => c.name).join(", ")}.`
+      : checks.find((c) => c.name.startsWith("node-av"))?.status === "ok"
+      ? "\nRecommended path: H.264 (libx264) for browsers with WebCodecs, JPEG for the rest."
       : "\nRecommended path: the image transport (JPEG live, PNG stills) on sharp.",
   );
   Deno.exit(broken.length ? 1 : 0);

@@ -52,6 +52,12 @@ export interface DisplayOptions {
   preset?: string;
   /** Seconds between IDRs made for viewers that join, drop or ask (shared by the group). Default 0.25. */
   minKeyframeInterval?: number;
+  /**
+   * Adapt each viewer's quality to its connection: from acks' round trip and
+   * the viewer's decode queue, lower the bitrate (image quality), then the
+   * frame rate, and recover slowly; the viewer gets `set_quality`. Default false.
+   */
+  adaptive?: boolean;
   /** Most unacknowledged frames per viewer, 1-64. Default 2. */
   maxInflight?: number;
   /** Seconds without an ack before a viewer's window is cleared. Default 2. */
@@ -223,6 +229,7 @@ export function resolveDisplayOptions(
     gop: opts.gop ?? Math.round((opts.fps ?? 60) * 4),
     preset: opts.preset ?? "ultrafast",
     minKeyframeInterval: opts.minKeyframeInterval ?? 0.25,
+    adaptive: opts.adaptive ?? false,
     maxInflight: opts.maxInflight ?? 2,
     inflightTimeout: opts.inflightTimeout ?? 2,
     stillAfter: opts.stillAfter ?? 0.5,

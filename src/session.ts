@@ -13,6 +13,7 @@ import type { Clock, TimerHandle } from "./clock.ts";
 import type { EncodedFrame, EncodeGroup } from "./encoders/group.ts";
 import { codecFromAnnexB } from "./encoders/h264.ts";
 import type { VideoChunk, VideoGroup } from "./encoders/video_group.ts";
+import { AdaptiveController, LADDER } from "./adaptive.ts";
 import type { DisplayEvent } from "./events.ts";
 import type { PooledFrame } from "./frame.ts";
 import type { Logger } from "./log.ts";
@@ -39,6 +40,7 @@ import {
   parseClientMessage,
   type Selection,
   selectTransport,
+  setQualityMessage,
   statsMessage,
   videoChunkHeader,
 } from "./protocol.ts";
@@ -72,7 +74,9 @@ export interface SessionHost {
   /** The encode group for this format and quality at the current size. */
   group(format: ImageFormat, quality: number, still: boolean): EncodeGroup;
   /** The shared H.264 stream at the current size. */
-  video(): VideoGroup;
+  video(step: number): VideoGroup;
+  /** Bitrate and frame rate at a quality step. */
+  target(step: number): { bitrate: number; fps: number };
   /** Resting frames as high-quality IDRs. */
   videoStill(): EncodeGroup;
   /** What the server can offer in negotiation. */
@@ -115,6 +119,12 @@ export interface ViewerStats {
   decodeQueueSize: number;
   /** Bytes its socket holds unsent. */
   bufferedAmount: number;
+  /** Adaptive quality step (0 = full), or null when adaptation is off. */
+  qualityStep: number | null;
+  /** Target bitrate at that step (H.264), or null. */
+  targetBitrate: number | null;
+  /** Target frame rate at that step, or null. */
+  targetFps: number | null;
 }
 
 type State = "hello" | "auth" | "open" | "closed";
@@ -201,6 +211,10 @@ export class Session {
   #statsTimer: TimerHandle | null = null;
   #statsEvery = 0;
   #window: number;
+  #adaptive: AdaptiveController | null;
+  #step = 0;
+  #lastLiveAt = -Infinity; // when the last live (non-still) frame went out
+  #paceTimer: TimerHandle | null = null;
   // figures
   #framesSent = 0;
   #framesAcked = 0;
@@ -226,6 +240,7 @@ export class Session {
     this.#clock = host.options.clock;
     this.#log = host.options.logger;
     this.#window = host.options.maxInflight;
+    this.#adaptive = host.options.adaptive ? new AdaptiveController() : null;
   }
 
   /** True once `config` was sent and frames may flow. */
@@ -516,6 +531,8 @@ export class Session {
     this.#rttMs = this.#framesAcked === 0 ? rtt : this.#rttMs * 0.8 + rtt * 0.2;
     this.#framesAcked++;
     this.#decodeQueue = decodeQueue;
+    const step = this.#adaptive?.observe(now, rtt, decodeQueue) ?? null;
+    if (step !== null) this.#setStep(step);
     this.#recentAcks.push(now);
     this.#prune(now);
     this.#armInflightTimer();
@@ -538,6 +555,8 @@ export class Session {
         "info",
         `viewer ${this.id}: no ack for ${this.#host.options.inflightTimeout}s, clearing its window`,
       );
+      const step = this.#adaptive?.stalled(this.#clock.now()) ?? null;
+      if (step !== null) this.#setStep(step);
       this.#startOver(true);
       this.#host.schedulePump();
     }, Math.max(0, due));
@@ -579,11 +598,13 @@ export class Session {
       this.#pumpVideo(sel.codec);
       return;
     }
-    const { quality, stillAfter } = this.#host.options;
+    const { stillAfter } = this.#host.options;
+    const quality = this.#imageQuality();
     while (this.#canSend()) {
       const frame = this.#host.latest();
       if (!frame) return;
       if (frame.version > this.#lastSentVersion) {
+        if (!this.#paced()) return;
         const group = this.#host.group(sel.format, quality, false);
         const ready = group.current;
         // Send the group's last encode when it is the newest frame, or when
@@ -595,6 +616,7 @@ export class Session {
           (ready.version === frame.version || ready.version > this.#highestSent)
         ) {
           if (!this.#sendFrame(ready)) return;
+          this.#lastLiveAt = this.#clock.now();
           continue;
         }
         group.request(frame);
@@ -630,7 +652,7 @@ export class Session {
   #pumpVideo(codec: string): void {
     const frame = this.#host.latest();
     if (!frame || !this.#canSend()) return;
-    const group = this.#host.video();
+    const group = this.#host.video(this.#step);
     if (!this.#vSynced && frame.version > this.#lastSentVersion) {
       group.requestKeyframe();
     }
@@ -677,9 +699,10 @@ export class Session {
    * in order after what it has, or an IDR; and only if its window has room.
    * A viewer that misses a chunk waits for the next IDR.
    */
-  offerChunk(chunk: VideoChunk): void {
+  offerChunk(chunk: VideoChunk, group: VideoGroup): void {
     const sel = this.#selection;
     if (this.#state !== "open" || sel?.transport !== "webcodecs") return;
+    if (group !== this.#host.video(this.#step)) return; // another quality step's stream
     if (
       chunk.width !== this.#host.width || chunk.height !== this.#host.height
     ) return;
@@ -806,6 +829,8 @@ export class Session {
         encode_ms: s.framesSent ? round1(this.#encodeMsSum / s.framesSent) : 0,
         decode_queue_size: s.decodeQueueSize,
         dropped: s.dropped,
+        target_bitrate: s.targetBitrate ?? undefined,
+        target_fps: s.targetFps ?? undefined,
       }));
       this.#statsTimer = this.#clock.setTimeout(tick, this.#statsEvery);
     };
@@ -818,13 +843,18 @@ export class Session {
         this.#helloTimer,
         this.#authTimer,
         this.#drainTimer,
+        this.#paceTimer,
         this.#inflightTimer,
         this.#statsTimer,
       ]
     ) {
       if (t !== null) this.#clock.clearTimeout(t);
     }
-    this.#helloTimer = this.#authTimer = this.#drainTimer = null;
+    this.#helloTimer =
+      this.#authTimer =
+      this.#drainTimer =
+      this.#paceTimer =
+        null;
     this.#inflightTimer = this.#statsTimer = null;
   }
 
@@ -847,7 +877,64 @@ export class Session {
       bitrateBps: this.#recentSends.reduce((a, [, b]) => a + b, 0) * 8,
       decodeQueueSize: this.#decodeQueue,
       bufferedAmount: this.#socket.bufferedAmount,
+      ...this.#targets(),
     };
+  }
+
+  #targets(): Pick<ViewerStats, "qualityStep" | "targetBitrate" | "targetFps"> {
+    if (!this.#adaptive) {
+      return { qualityStep: null, targetBitrate: null, targetFps: null };
+    }
+    const t = this.#host.target(this.#step);
+    return {
+      qualityStep: this.#step,
+      targetBitrate: this.#selection?.transport === "webcodecs"
+        ? t.bitrate
+        : null,
+      targetFps: t.fps,
+    };
+  }
+
+  /** Move to another quality step: a new stream (video) or quality (images), told to the viewer. */
+  #setStep(step: number): void {
+    if (step === this.#step) return;
+    this.#step = step;
+    this.#vSynced = false; // another step is another H.264 stream: start at its IDR
+    const t = this.#targets();
+    this.#sendText(setQualityMessage({
+      bitrate: t.targetBitrate ?? undefined,
+      fps: t.targetFps ?? undefined,
+    }));
+    this.#log(
+      "info",
+      `viewer ${this.id}: quality step ${step} (${
+        t.targetBitrate ?? "-"
+      } bit/s, ${t.targetFps} fps)`,
+    );
+    this.#host.schedulePump();
+  }
+
+  /** JPEG/WebP quality at this viewer's step. */
+  #imageQuality(): number {
+    const q = this.#host.options.quality;
+    if (!this.#adaptive || this.#step === 0) return q;
+    const scale = LADDER[this.#step].bitrate;
+    return Math.max(20, Math.round(q * (0.4 + 0.6 * scale)));
+  }
+
+  /** Whether a live image may go out now at this step's frame rate; if not, look again later. */
+  #paced(): boolean {
+    if (!this.#adaptive || LADDER[this.#step].fps >= 1) return true;
+    const next = this.#lastLiveAt + 900 / this.#host.target(this.#step).fps;
+    const now = this.#clock.now();
+    if (now >= next) return true;
+    if (this.#paceTimer === null) {
+      this.#paceTimer = this.#clock.setTimeout(() => {
+        this.#paceTimer = null;
+        this.#host.schedulePump();
+      }, next - now);
+    }
+    return false;
   }
 
   /** Whether the next frame to this viewer must be a keyframe. */

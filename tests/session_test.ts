@@ -183,7 +183,11 @@ class FakeHost implements SessionHost {
     });
   }
 
-  video(): VideoGroup {
+  target(_step: number): { bitrate: number; fps: number } {
+    return { bitrate: 1_000_000, fps: 30 };
+  }
+
+  video(_step: number): VideoGroup {
     throw new Error(
       "the fake host has no H.264 stream (tests/video_test.ts covers it)",
     );

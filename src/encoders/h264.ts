@@ -67,7 +67,11 @@ let loading: Promise<NodeAv> | null = null;
 /** Load node-av once (native addon); rejects with the loader's error. */
 function loadNodeAv(): Promise<NodeAv> {
   loading ??= Promise.all([import("node-av/lib"), import("node-av/constants")])
-    .then(([lib, constants]) => ({ ...lib, ...constants }) as NodeAv);
+    .then(([lib, constants]) => {
+      // libx264 prints a statistics block on every close: keep FFmpeg to errors.
+      lib.Log.setLevel(constants.AV_LOG_ERROR);
+      return { ...lib, ...constants } as NodeAv;
+    });
   return loading;
 }
 

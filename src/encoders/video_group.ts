@@ -109,6 +109,8 @@ export class VideoGroup {
   #wantKey = true; // the first chunk is an IDR
   #lastKeyAt = -Infinity;
   #retry: TimerHandle | null = null;
+  #minFrameMs: number;
+  #lastEncodeAt = -Infinity;
   #closed = false;
   #minKeyMs: number;
   #pool: FramePool;
@@ -128,6 +130,7 @@ export class VideoGroup {
    * @param onChunk called with each new chunk, to deliver it
    * @param onIdle called after every encode, to look for more work
    * @param onBroken called once if the encoder cannot open
+   * @param limitFps encode at most `settings.fps` frames a second (for reduced-rate steps)
    */
   constructor(
     key: string,
@@ -139,6 +142,7 @@ export class VideoGroup {
     onChunk: (chunk: VideoChunk) => void,
     onIdle: () => void,
     onBroken: (reason: string) => void,
+    limitFps = false,
   ) {
     this.key = key;
     this.settings = settings;
@@ -149,6 +153,7 @@ export class VideoGroup {
     this.#onChunk = onChunk;
     this.#onIdle = onIdle;
     this.#onBroken = onBroken;
+    this.#minFrameMs = limitFps ? 900 / settings.fps : 0;
   }
 
   /** The codec string viewers should configure (opens nothing shared). */
@@ -191,9 +196,17 @@ export class VideoGroup {
     const newer = !this.last || frame.version > this.last.version;
     const due = this.keyframeDue();
     if (!newer && !due) {
-      if (this.#wantKey) this.#retryLater();
+      if (this.#wantKey) this.#retryAt(this.#lastKeyAt + this.#minKeyMs);
       return;
     }
+    if (this.#minFrameMs > 0) { // a reduced-rate step: hold the frame rate down
+      const next = this.#lastEncodeAt + this.#minFrameMs;
+      if (this.#clock.now() < next) {
+        this.#retryAt(next);
+        return;
+      }
+    }
+    this.#lastEncodeAt = this.#clock.now();
     const keyframe = due;
     this.#running = true;
     frame.refs++;
@@ -267,12 +280,10 @@ export class VideoGroup {
     this.#onChunk(this.last);
   }
 
-  #retryLater(): void {
+  /** Look for work again at `at` (ms, clock time). */
+  #retryAt(at: number): void {
     if (this.#retry !== null) return;
-    const wait = Math.max(
-      0,
-      this.#lastKeyAt + this.#minKeyMs - this.#clock.now(),
-    );
+    const wait = Math.max(0, at - this.#clock.now());
     this.#retry = this.#clock.setTimeout(() => {
       this.#retry = null;
       this.#onIdle();
