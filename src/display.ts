@@ -30,6 +30,7 @@ import {
 } from "./options.ts";
 import {
   CLOSE_GOING_AWAY,
+  CLOSE_TRY_LATER,
   IMAGE_MIME,
   type ImageFormat,
   type NegotiationOffer,
@@ -431,6 +432,14 @@ export class Display implements AsyncDisposable {
     });
     if (this.#closed) {
       session.close(CLOSE_GOING_AWAY, "display closed");
+      return session;
+    }
+    if (this.#sessions.size >= this.#opts.maxViewers) {
+      this.#opts.logger(
+        "warn",
+        `display '${this.name}': refused a viewer, ${this.#opts.maxViewers} already watch (maxViewers)`,
+      );
+      session.refuse(CLOSE_TRY_LATER, "too many viewers");
       return session;
     }
     this.#sessions.add(session);

@@ -78,6 +78,12 @@ export interface DisplayOptions {
   maxBufferedBytes?: number;
   /** Input events kept for the app before the oldest are dropped. Default 4096. */
   maxQueuedEvents?: number;
+  /** Viewers this display admits at once; more are closed with 1013. Default 64. */
+  maxViewers?: number;
+  /** Input events per second one viewer may send (a burst of twice that is allowed); more are dropped. Default 240. */
+  maxEventRate?: number;
+  /** Seconds a viewer's socket may stay over `maxBufferedBytes` before it is closed (1008). Default 10. */
+  slowViewerTimeout?: number;
   /** Where log lines go. Default: warnings and errors to the console. */
   logger?: Logger;
   /** Time source, for tests. Default: the system clock. */
@@ -215,6 +221,9 @@ export function resolveDisplayOptions(
   num(where, "authTimeout", opts.authTimeout, 0.01, 3600, false);
   num(where, "maxBufferedBytes", opts.maxBufferedBytes, 1024, 2 ** 32, true);
   num(where, "maxQueuedEvents", opts.maxQueuedEvents, 1, 1e6, true);
+  num(where, "maxViewers", opts.maxViewers, 1, 100_000, true);
+  num(where, "maxEventRate", opts.maxEventRate, 1, 100_000, false);
+  num(where, "slowViewerTimeout", opts.slowViewerTimeout, 0.1, 3600, false);
   if (
     opts.authenticate !== undefined && typeof opts.authenticate !== "function"
   ) {
@@ -240,6 +249,9 @@ export function resolveDisplayOptions(
     authTimeout: opts.authTimeout ?? 10,
     maxBufferedBytes: opts.maxBufferedBytes ?? 16 * 1024 * 1024,
     maxQueuedEvents: opts.maxQueuedEvents ?? 4096,
+    maxViewers: opts.maxViewers ?? 64,
+    maxEventRate: opts.maxEventRate ?? 240,
+    slowViewerTimeout: opts.slowViewerTimeout ?? 10,
     logger: safeLogger(opts.logger ?? defaults.logger),
     clock: opts.clock ?? defaults.clock,
   };

@@ -39,6 +39,8 @@ export const CLOSE_INVALID_DATA = 1007;
 export const CLOSE_POLICY = 1008;
 /** Close code: the server is going away (display closed). */
 export const CLOSE_GOING_AWAY = 1001;
+/** Close code: the display has as many viewers as it admits; try again later. */
+export const CLOSE_TRY_LATER = 1013;
 /** Close code: the server failed (e.g. a send was refused). */
 export const CLOSE_INTERNAL = 1011;
 

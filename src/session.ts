@@ -215,6 +215,11 @@ export class Session {
   #step = 0;
   #lastLiveAt = -Infinity; // when the last live (non-still) frame went out
   #paceTimer: TimerHandle | null = null;
+  #refusal: [number, string] | null = null;
+  #fullSince: number | null = null; // when the socket's buffer went over the limit
+  #eventTokens: number;
+  #eventRefill = 0;
+  #eventsDropped = 0;
   // figures
   #framesSent = 0;
   #framesAcked = 0;
@@ -241,6 +246,7 @@ export class Session {
     this.#log = host.options.logger;
     this.#window = host.options.maxInflight;
     this.#adaptive = host.options.adaptive ? new AdaptiveController() : null;
+    this.#eventTokens = host.options.maxEventRate * 2;
   }
 
   /** True once `config` was sent and frames may flow. */
@@ -255,6 +261,12 @@ export class Session {
 
   /** The socket opened: start the `hello` timer. */
   opened(): void {
+    if (this.#refusal) {
+      try {
+        this.#socket.close(this.#refusal[0], closeReason(this.#refusal[1]));
+      } catch { /* already closing */ }
+      return;
+    }
     if (this.#state !== "hello") return;
     this.#helloTimer = this.#clock.setTimeout(() => {
       this.#helloTimer = null;
@@ -338,6 +350,34 @@ export class Session {
       this.#socket.close(code, closeReason(reason));
     } catch { /* already closing */ }
     this.closed();
+  }
+
+  /** Close a socket the display will not take (e.g. too many viewers). */
+  refuse(code: number, reason: string): void {
+    this.#state = "closed";
+    this.#refusal = [code, reason]; // closed once the socket is open
+    if (this.#socket.readyState === 1) this.opened();
+  }
+
+  /** Token bucket for input events: `maxEventRate` a second, bursts of twice that. */
+  #takeEventToken(): boolean {
+    const rate = this.#host.options.maxEventRate;
+    const now = this.#clock.now();
+    this.#eventTokens = Math.min(
+      rate * 2,
+      this.#eventTokens + (now - this.#eventRefill) * rate / 1000,
+    );
+    this.#eventRefill = now;
+    if (this.#eventTokens >= 1) {
+      this.#eventTokens -= 1;
+      return true;
+    }
+    if (this.#eventsDropped++ === 0) {
+      this.#warn(
+        `sends more than ${rate} events a second; dropping the excess`,
+      );
+    }
+    return false;
   }
 
   /** The display's size changed: tell the viewer and start over with a keyframe. */
@@ -513,6 +553,7 @@ export class Session {
         });
         return;
       case "event":
+        if (!this.#takeEventToken()) return;
         this.#host.pushEvent({ ...msg.event, viewer: this.id });
         return;
     }
@@ -575,7 +616,19 @@ export class Session {
       return false;
     }
     if (this.#socket.bufferedAmount <= this.#host.options.maxBufferedBytes) {
+      this.#fullSince = null;
       return true;
+    }
+    // The viewer stopped reading: frames are skipped (memory stays bounded),
+    // and past a limit the viewer is closed.
+    const now = this.#clock.now();
+    this.#fullSince ??= now;
+    if (now - this.#fullSince >= this.#host.options.slowViewerTimeout * 1000) {
+      this.#warn(
+        `closed: its socket held over ${this.#host.options.maxBufferedBytes} bytes for ${this.#host.options.slowViewerTimeout}s`,
+      );
+      this.close(CLOSE_POLICY, "viewer too slow");
+      return false;
     }
     if (this.#drainTimer === null) {
       this.#drainTimer = this.#clock.setTimeout(() => {

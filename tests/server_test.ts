@@ -803,3 +803,52 @@ Deno.test("a loopback listener answers only loopback host names (DNS rebinding)"
     101,
   );
 });
+
+Deno.test("maxViewers: one viewer too many is closed with 1013, the others carry on", async () => {
+  await using display = await serve(W, H, {
+    port: 0,
+    maxViewers: 2,
+    stillAfter: false,
+    ...quiet,
+  });
+  display.publish(quadrants(W, H));
+  const a = await TestViewer.open(ws(display));
+  const b = await TestViewer.open(ws(display));
+  await a.nextFrame();
+  await b.nextFrame();
+  const c = await TestViewer.open(ws(display));
+  assert.equal((await c.closed).code, 1013);
+  display.publish(solid(W, H, [1, 2, 3]));
+  await a.nextFrame();
+  await b.nextFrame();
+  await a.close();
+  await until(() => display.viewers === 1, 2000, "a to leave");
+  const d = await TestViewer.open(ws(display));
+  await d.nextFrame();
+  await b.close();
+  await d.close();
+});
+
+Deno.test("event flood: past maxEventRate the excess is dropped, the viewer stays", async () => {
+  await using display = await serve(W, H, {
+    port: 0,
+    maxEventRate: 50,
+    ...quiet,
+  });
+  const v = await TestViewer.open(ws(display));
+  await v.nextText("config");
+  for (let i = 0; i < 1000; i++) {
+    v.send({
+      type: "event",
+      event: { type: "key_down", key: "a", modifiers: [] },
+    });
+  }
+  await sleep(300);
+  const got = display.pollEvents().length;
+  assert.ok(
+    got >= 100 && got <= 130,
+    `${got} events got through (burst 100 + refill)`,
+  );
+  assert.equal(v.ws.readyState, WebSocket.OPEN);
+  await v.close();
+});
