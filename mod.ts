@@ -28,7 +28,11 @@
  */
 
 export { Display } from "./src/display.ts";
-export type { DisplayStats, PublishOptions } from "./src/display.ts";
+export type {
+  DisplayStats,
+  PublishOptions,
+  TunableOptions,
+} from "./src/display.ts";
 export { RfbServer, serve, serveServer } from "./src/server.ts";
 export { handler } from "./src/handler.ts";
 export type { HandlerOptions, RequestInfo, RfbHandler } from "./src/handler.ts";

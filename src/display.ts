@@ -43,6 +43,30 @@ import {
   type ViewerStats,
 } from "./session.ts";
 
+/** The settings `Display.configure` can change while the display runs. */
+export type TunableOptions = Pick<
+  DisplayOptions,
+  | "transport"
+  | "imageFormat"
+  | "quality"
+  | "bitrate"
+  | "fps"
+  | "gop"
+  | "stillAfter"
+  | "adaptive"
+>;
+
+const TUNABLE = [
+  "transport",
+  "imageFormat",
+  "quality",
+  "bitrate",
+  "fps",
+  "gop",
+  "stillAfter",
+  "adaptive",
+] as const;
+
 /** Options for one `publish` call. */
 export interface PublishOptions {
   /** The frame's render pixel ratio (default: the display's `pixelRatio`). */
@@ -300,6 +324,77 @@ export class Display implements AsyncDisposable {
    */
   events(): AsyncGenerator<DisplayEvent, void, undefined> {
     return this.#events.iterate();
+  }
+
+  /**
+   * Retune the stream while it runs: image format and quality, H.264
+   * bitrate, frame rate and GOP, still-after, transport, adaptation. Every
+   * viewer renegotiates (a new `config`) and restarts from a full picture.
+   * Throws a `RangeError` for a bad value, changing nothing.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64);
+   * display.configure({ quality: 60, stillAfter: false });
+   * console.log(display.settings().quality); // 60
+   * await display.close();
+   * ```
+   */
+  configure(changes: TunableOptions): void {
+    const keys = Object.keys(changes ?? {});
+    const bad = keys.filter((k) => !(TUNABLE as readonly string[]).includes(k));
+    if (bad.length) {
+      throw new TypeError(
+        `configure(): cannot change ${
+          bad.join(", ")
+        } on a running display; tunable: ${TUNABLE.join(", ")}`,
+      );
+    }
+    const current: DisplayOptions = {};
+    for (const k of TUNABLE) {
+      (current as Record<string, unknown>)[k] = this.#opts[k];
+    }
+    const next = resolveDisplayOptions(
+      { ...current, ...changes },
+      "configure()",
+      {
+        logger: this.#opts.logger,
+        clock: this.#clock,
+      },
+    );
+    const opts = this.#opts as Record<string, unknown>;
+    for (const k of TUNABLE) opts[k] = (next as Record<string, unknown>)[k];
+    this.#retireGroups();
+    this.#closeVideo();
+    for (const s of this.#sessions) s.reconfigure();
+    this.#armStill();
+    this.#schedulePump();
+  }
+
+  /**
+   * The display's current tunable settings (see `configure`).
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64, { fps: 30 });
+   * console.log(display.settings().fps); // 30
+   * await display.close();
+   * ```
+   */
+  settings(): Required<Omit<TunableOptions, "bitrate">> & { bitrate: number } {
+    const o = this.#opts;
+    return {
+      transport: o.transport,
+      imageFormat: o.imageFormat,
+      quality: o.quality,
+      bitrate: this.#target(0).bitrate,
+      fps: o.fps,
+      gop: o.gop,
+      stillAfter: o.stillAfter,
+      adaptive: o.adaptive,
+    };
   }
 
   /**

@@ -387,6 +387,17 @@ export class Session {
     this.#renegotiate(this.#hello);
   }
 
+  /** The display was retuned: renegotiate and restart from a full picture. */
+  reconfigure(): void {
+    if (this.#state !== "open" || !this.#hello) return;
+    this.#adaptive = this.#host.options.adaptive
+      ? (this.#adaptive ?? new AdaptiveController())
+      : null;
+    if (!this.#adaptive) this.#step = 0;
+    this.#startOver(true);
+    this.#renegotiate(this.#hello);
+  }
+
   /** H.264 stopped working on this display: move to images if on video. */
   transportLost(): void {
     if (this.#state !== "open" || this.#selection?.transport !== "webcodecs") {

@@ -852,3 +852,35 @@ Deno.test("event flood: past maxEventRate the excess is dropped, the viewer stay
   assert.equal(v.ws.readyState, WebSocket.OPEN);
   await v.close();
 });
+
+Deno.test("configure() retunes a running display: viewers renegotiate and get the new quality", async () => {
+  await using display = await serve(W, H, {
+    port: 0,
+    stillAfter: false,
+    quality: 95,
+    ...quiet,
+  });
+  const v = await TestViewer.open(ws(display));
+  await v.nextText("config");
+  display.publish(quadrants(W, H));
+  const before = await v.nextFrame();
+  display.configure({ quality: 20, imageFormat: "webp" });
+  assert.equal(display.settings().quality, 20);
+  const c = await v.nextText("config");
+  assert.equal(c.mime, "image/webp");
+  display.publish(quadrants(W, H));
+  const after = await v.nextFrame();
+  assert.equal(after.header.mime, "image/webp");
+  assert.ok(after.payload.length < before.payload.length);
+  assert.throws(
+    () => display.configure({ port: 1 } as never),
+    /cannot change port/,
+  );
+  assert.throws(() => display.configure({ quality: 0 }), /'quality'/);
+  assert.equal(
+    display.settings().quality,
+    20,
+    "a refused change changes nothing",
+  );
+  await v.close();
+});
