@@ -353,7 +353,8 @@ export class Display implements AsyncDisposable {
     }
     const current: DisplayOptions = {};
     for (const k of TUNABLE) {
-      (current as Record<string, unknown>)[k] = this.#opts[k];
+      const v = this.#opts[k];
+      if (v !== null) (current as Record<string, unknown>)[k] = v; // null: derived
     }
     const next = resolveDisplayOptions(
       { ...current, ...changes },
