@@ -25,8 +25,16 @@ const common: esbuild.BuildOptions = {
   logLevel: "warning",
 };
 
-/** Replace `./_worker_factory.ts` with a module that starts the worker from `source`. */
-function inlineWorker(source: string): esbuild.Plugin {
+/**
+ * An esbuild plugin that replaces `./_worker_factory.ts` with a module that
+ * starts the worker from `source` (a blob URL), for single-file bundles.
+ *
+ * @example
+ * ```ts ignore
+ * await esbuild.build({ entryPoints: ["app.ts"], bundle: true, plugins: [inlineWorker(await bundleWorker())] });
+ * ```
+ */
+export function inlineWorker(source: string): esbuild.Plugin {
   return {
     name: "inline-worker",
     setup(build) {
@@ -51,15 +59,27 @@ function text(result: esbuild.BuildResult): string {
   return result.outputFiles![0].text;
 }
 
+/**
+ * Bundle the worker alone (call `esbuild.stop()` when done building).
+ *
+ * @example
+ * ```ts ignore
+ * const source = await bundleWorker();
+ * ```
+ */
+export async function bundleWorker(): Promise<string> {
+  return text(
+    await esbuild.build({
+      ...common,
+      entryPoints: [`${root}client/worker.ts`],
+    }),
+  );
+}
+
 /** Build every bundle; returns the single-file bundle's text. */
 export async function build(): Promise<string> {
   try {
-    const worker = text(
-      await esbuild.build({
-        ...common,
-        entryPoints: [`${root}client/worker.ts`],
-      }),
-    );
+    const worker = await bundleWorker();
     const split = text(
       await esbuild.build({ ...common, entryPoints: [`${root}client/mod.ts`] }),
     );

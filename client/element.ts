@@ -20,8 +20,12 @@ import type { FitMode } from "./mapping.ts";
 import { RemoteFramebufferView } from "./view.ts";
 import { RfbViewer } from "./viewer.ts";
 
+// Outside a browser (server-side rendering, tests) there is no HTMLElement;
+// the module must still load there.
+const Base = (globalThis.HTMLElement ?? class {}) as typeof HTMLElement;
+
 /** The custom element behind `<rfb-view>`. */
-export class RfbViewElement extends HTMLElement {
+export class RfbViewElement extends Base {
   /** Attributes that rebuild or retune the view. */
   static get observedAttributes(): string[] {
     return [

@@ -253,7 +253,7 @@ export class RfbViewer {
   }
 
   #setStats(s: ViewStats): void {
-    if (s.frames > 0 && this.view.status === "negotiated") {
+    if (s.frames > 0 && s.latencyMs > 0 && this.view.status === "negotiated") {
       const ms = Math.round(s.latencyMs);
       this.#badge.hidden = false;
       this.#badge.textContent = `${ms} ms`;

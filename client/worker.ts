@@ -83,6 +83,8 @@ const watchdog = new StallWatchdog(STALL_MS);
 let dropped = 0;
 let frames = 0;
 let latencyMs = 0;
+let lastStamp = 0;
+let firstAfterConfig = true;
 let serverStats: StatsMessage | null = null;
 const shown: number[] = [];
 const received: Array<[number, number]> = [];
@@ -189,6 +191,7 @@ function onText(text: string): void {
     const w = msg.width, h = msg.height;
     if (!validSize(w, h)) return;
     config = msg as unknown as ConfigMessage;
+    firstAfterConfig = true;
     backoff = BACKOFF_MIN_MS;
     gate.reset();
     if (config.transport !== "webcodecs") closeDecoder();
@@ -382,7 +385,13 @@ function displayed(seq: number, stampUs: number | null): void {
   watchdog.displayed(now);
   const at = performance.timeOrigin + now;
   let lat: number | null = null;
-  if (stampUs !== null) {
+  // Latency is publish → display of new pictures: not of a resting frame
+  // sent again (a still, a keyframe for someone else) nor of the picture a
+  // viewer is first shown on joining, whose publish time may be long ago.
+  const fresh = stampUs !== null && stampUs > lastStamp && !firstAfterConfig;
+  firstAfterConfig = false;
+  if (stampUs !== null) lastStamp = Math.max(lastStamp, stampUs);
+  if (fresh && stampUs !== null) {
     lat = at - stampUs / 1000;
     if (lat > -1000 && lat < 60_000) {
       latencyMs = latencyMs === 0 ? lat : latencyMs * 0.8 + lat * 0.2;

@@ -1,34 +1,41 @@
 /**
- * `deno task demo`: serve a live scene and print the page to open.
+ * `deno task demo`: the demo site (gallery, stream pages, a private stream)
+ * on one port, and the URL to open.
  *
  * ```sh
- * deno task demo --pattern paint --port 8765 --width 1280 --height 720
+ * deno task demo --pattern paint --port 8000 --width 1280 --height 720
  * ```
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { serve } from "../mod.ts";
-import { SCENES } from "./patterns.ts";
+import { createDemo } from "./app.tsx";
+import { SCENES } from "./scenes/patterns.ts";
 
 const HELP = `Usage: deno task demo [options]
 
-Serves a live scene with @rfb/core and prints the URL to open in a browser.
+Serves the @rfb/core demo site and prints the URL to open in a browser.
 
 Options:
-  --port <n>        TCP port (default 8765; 0 lets the OS pick)
+  --port <n>        TCP port (default 8000; 0 lets the OS pick)
   --host <name>     interface to listen on (default 127.0.0.1)
-  --pattern <name>  scene: ${Object.keys(SCENES).join(", ")} (default bounce)
-  --width <n>       frame width (default 1280)
-  --height <n>      frame height (default 720)
+  --pattern <name>  main scene: ${
+  Object.keys(SCENES).join(", ")
+} (default bounce)
+  --width <n>       main scene width (default 1280)
+  --height <n>      main scene height (default 720)
   --fps <n>         frames per second for moving scenes (default 30)
   --transport <t>   auto, image or webcodecs (default auto)
-  --format <f>      image format: jpeg, png or webp (default jpeg)
-  --quality <n>     JPEG/WebP quality 1-100 (default 80)
+  --no-gpu          skip the WebGPU scene
   --seconds <n>     stop after this many seconds (default: run until Ctrl+C)
   -h, --help        show this help
 `;
+
+function fail(message: string): never {
+  console.error(`${message}\n\n${HELP}`);
+  Deno.exit(2);
+}
 
 function int(
   name: string,
@@ -38,10 +45,7 @@ function int(
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isInteger(n)) {
-    console.error(
-      `--${name} must be an integer, got ${JSON.stringify(value)}\n\n${HELP}`,
-    );
-    Deno.exit(2);
+    fail(`--${name} must be an integer, got ${JSON.stringify(value)}`);
   }
   return n;
 }
@@ -59,58 +63,63 @@ if (import.meta.main) {
         height: { type: "string" },
         fps: { type: "string" },
         transport: { type: "string" },
-        format: { type: "string" },
-        quality: { type: "string" },
+        "no-gpu": { type: "boolean" },
         seconds: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
   } catch (err) {
-    console.error(`${(err as Error).message}\n\n${HELP}`);
-    Deno.exit(2);
+    fail((err as Error).message);
   }
   if (values.help) {
     console.log(HELP);
     Deno.exit(0);
   }
-  const pattern = values.pattern ?? "bounce";
-  const make = SCENES[pattern];
-  if (!make) {
-    console.error(`unknown --pattern ${JSON.stringify(pattern)}\n\n${HELP}`);
-    Deno.exit(2);
+  const transport = values.transport ?? "auto";
+  if (!["auto", "image", "webcodecs"].includes(transport)) {
+    fail(
+      `--transport must be auto, image or webcodecs, got ${
+        JSON.stringify(transport)
+      }`,
+    );
   }
-  const width = int("width", values.width, 1280);
-  const height = int("height", values.height, 720);
-  const fps = int("fps", values.fps, 30);
-  let display;
+  let demo;
   try {
-    display = await serve(width, height, {
-      port: int("port", values.port, 8765),
-      hostname: values.host ?? "127.0.0.1",
-      transport: values.transport as "auto" | undefined,
-      imageFormat: values.format as "jpeg" | undefined,
-      quality: values.quality === undefined
-        ? undefined
-        : int("quality", values.quality, 80),
+    demo = await createDemo({
+      pattern: values.pattern,
+      width: int("width", values.width, 1280),
+      height: int("height", values.height, 720),
+      fps: int("fps", values.fps, 30),
+      transport: transport as "auto",
+      noGpu: values["no-gpu"],
     });
   } catch (err) {
-    console.error(`demo: ${(err as Error).message}`);
-    Deno.exit(1);
+    fail(`demo: ${(err as Error).message}`);
   }
-  const scene = make(width, height);
-  const rgba = new Uint8Array(width * height * 4);
-  const start = performance.now();
-  console.log(`@rfb/core demo: '${pattern}' ${width}x${height}`);
-  console.log(`open ${display.url}`);
-  const timer = setInterval(() => {
-    for (const ev of display.pollEvents()) scene.input(ev);
-    if (scene.draw(rgba, (performance.now() - start) / 1000)) {
-      display.publish(rgba);
-    }
-  }, 1000 / Math.max(1, Math.min(240, fps)));
+  const hostname = values.host ?? "127.0.0.1";
+  let http: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    http = Deno.serve({
+      port: int("port", values.port, 8000),
+      hostname,
+      onListen() {},
+    }, demo.fetch);
+  } catch (err) {
+    await demo.close();
+    fail(`demo: cannot listen: ${(err as Error).message}`);
+  }
+  const shown = hostname === "0.0.0.0" || hostname === "::"
+    ? "localhost"
+    : hostname;
+  console.log(
+    `@rfb/core demo${
+      demo.gpuUnavailable ? ` (no WebGPU scene: ${demo.gpuUnavailable})` : ""
+    }`,
+  );
+  console.log(`open http://${shown}:${http.addr.port}/`);
   const stop = async () => {
-    clearInterval(timer);
-    await display.close();
+    await demo.close();
+    await http.shutdown();
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", stop);

@@ -770,6 +770,12 @@ export class Session {
     if (
       chunk.width !== this.#host.width || chunk.height !== this.#host.height
     ) return;
+    // An IDR made again of a resting frame this viewer already shows as a
+    // clean still would only make its picture worse.
+    if (
+      !this.#vSynced && chunk.version === this.#stillSentVersion &&
+      chunk.version === this.#lastSentVersion
+    ) return;
     const inOrder = this.#vSynced && chunk.index === this.#vIndex + 1;
     if (!chunk.keyframe && !inOrder) {
       this.#vSynced = false;

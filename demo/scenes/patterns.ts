@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DisplayEvent } from "../mod.ts";
+import type { DisplayEvent } from "../../mod.ts";
 
 /** A scene: draw frame `t` (seconds) and react to input. */
 export interface Scene {
