@@ -37,6 +37,8 @@ export { RfbServer, serve, serveServer } from "./src/server.ts";
 export { handler } from "./src/handler.ts";
 export type { HandlerOptions, RequestInfo, RfbHandler } from "./src/handler.ts";
 export { timingSafeEqual, tokenAuth } from "./src/auth.ts";
+export { notebookBundle, widget } from "./src/notebook.ts";
+export type { JupyterDisplayable, WidgetOptions } from "./src/notebook.ts";
 export { originAllowed } from "./src/origin.ts";
 export type {
   AllowedOrigins,

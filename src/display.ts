@@ -21,6 +21,7 @@ import {
   type PooledFrame,
 } from "./frame.ts";
 import { consoleLogger } from "./log.ts";
+import { notebookBundle } from "./notebook.ts";
 import {
   checkSize,
   defaultBitrate,
@@ -492,6 +493,11 @@ export class Display implements AsyncDisposable {
     this.#latest = null;
     this.#closing = this.#onClose ? this.#onClose() : Promise.resolve();
     return this.#closing;
+  }
+
+  /** In Deno's Jupyter kernel, a display shown as a cell's value is a live viewer. */
+  [Symbol.for("Jupyter.display")](): Record<string, string> {
+    return notebookBundle(this);
   }
 
   /** `await using display = await serve(...)` closes it at the end of the scope. */

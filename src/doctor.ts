@@ -113,6 +113,10 @@ async function checkWebGpu(): Promise<Check> {
       core: false,
     };
   }
+  // Mesa's software adapters complain on stderr without a runtime dir.
+  if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+    Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync());
+  }
   try {
     const adapter = await gpu.requestAdapter();
     if (!adapter) {
@@ -125,12 +129,17 @@ async function checkWebGpu(): Promise<Check> {
       };
     }
     const info = adapter.info;
+    const name = info.description || info.device || "unnamed";
+    const software = /llvmpipe|lavapipe|swiftshader|softpipe/i.test(
+      `${name} ${info.vendor}`,
+    );
+    const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "default";
     return {
       name: "WebGPU adapter",
       status: "ok",
-      detail: `${info.description || info.device || "unnamed"} (${
-        info.vendor || "unknown vendor"
-      }, ${info.architecture || "?"})`,
+      detail: `${name} (${
+        software ? "software" : "hardware"
+      }; backend ${backend}; vendor ${info.vendor || "?"})`,
       core: false,
     };
   } catch (err) {
@@ -141,6 +150,39 @@ async function checkWebGpu(): Promise<Check> {
       core: false,
     };
   }
+}
+
+/** NVENC: the driver's libraries, its version, and whether an encode session opens. */
+function checkNvenc(): Check {
+  const name = "NVENC (GPU H.264)";
+  let version = "";
+  try {
+    version =
+      Deno.readTextFileSync("/proc/driver/nvidia/version").split("\n")[0]
+        .replace(/^.*Kernel Module\s+/, "").split(/\s+/)[0];
+  } catch { /* no NVIDIA kernel driver */ }
+  for (const lib of ["libcuda.so.1", "libnvidia-encode.so.1"]) {
+    try {
+      Deno.dlopen(lib, {}).close();
+    } catch {
+      return {
+        name,
+        status: "missing",
+        detail: `${lib} not found${
+          version ? ` (driver ${version})` : "; no NVIDIA driver"
+        }: libx264 is used`,
+        core: false,
+      };
+    }
+  }
+  return {
+    name,
+    status: "missing",
+    detail: `driver ${
+      version || "?"
+    }: libraries found, but this version encodes with libx264 only`,
+    core: false,
+  };
 }
 
 function checkFile(name: string, path: string, hint: string): Check {
@@ -167,6 +209,7 @@ export async function runChecks(): Promise<Check[]> {
     await checkSharp(),
     await checkNodeAv(),
     await checkWebGpu(),
+    checkNvenc(),
     checkFile(
       "Chromium (browser tests)",
       Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
@@ -191,16 +234,40 @@ export function formatTable(checks: Check[]): string {
   return ["| check | status | detail |", "|---|---|---|", ...rows].join("\n");
 }
 
+/**
+ * The doctor's conclusion: an exit code (1 when the core path is broken)
+ * and the recommended path.
+ *
+ * @example
+ * ```ts
+ * import { verdict } from "./doctor.ts";
+ * verdict([{ name: "sharp (image path)", status: "broken", detail: "", core: true }]).code; // 1
+ * ```
+ */
+export function verdict(checks: Check[]): { code: number; message: string } {
+  const broken = checks.filter((c) => c.core && c.status !== "ok");
+  if (broken.length) {
+    return {
+      code: 1,
+      message: `The core path is broken: ${
+        broken.map((c) => c.name).join(", ")
+      }.`,
+    };
+  }
+  const h264 =
+    checks.find((c) => c.name.startsWith("node-av"))?.status === "ok";
+  return {
+    code: 0,
+    message: h264
+      ? "Recommended path: H.264 (libx264) for browsers with WebCodecs, JPEG for the rest."
+      : "Recommended path: the image transport (JPEG live, PNG stills) on sharp.",
+  };
+}
+
 if (import.meta.main) {
   const checks = await runChecks();
   console.log(formatTable(checks));
-  const broken = checks.filter((c) => c.core && c.status !== "ok");
-  console.log(
-    broken.length
-      ? `\nThe core path is broken: ${broken.map((c) => c.name).join(", ")}.`
-      : checks.find((c) => c.name.startsWith("node-av"))?.status === "ok"
-      ? "\nRecommended path: H.264 (libx264) for browsers with WebCodecs, JPEG for the rest."
-      : "\nRecommended path: the image transport (JPEG live, PNG stills) on sharp.",
-  );
-  Deno.exit(broken.length ? 1 : 0);
+  const { code, message } = verdict(checks);
+  console.log(`\n${message}`);
+  Deno.exit(code);
 }

@@ -179,6 +179,11 @@ export class VideoGroup {
   /** A viewer needs an IDR before it can decode again. */
   requestKeyframe(): void {
     this.#wantKey = true;
+    // Not due yet (an IDR went out less than minKeyframeInterval ago): look
+    // again when it is, or a resting scene would never make it.
+    if (!this.#closed && !this.keyframeDue()) {
+      this.#retryAt(this.#lastKeyAt + this.#minKeyMs);
+    }
   }
 
   /** Whether an IDR was asked for and may be made now. */
