@@ -62,3 +62,15 @@ Deno.test("the README quick start serves frames and prints clicks", async () => 
     await Deno.remove(file);
   }
 });
+
+Deno.test("the README's API section names every export of mod.ts", async () => {
+  const readme = await Deno.readTextFile(`${root}/README.md`);
+  const api = readme.split("## API")[1]?.split("\n## ")[0] ?? "";
+  const mod = await import("../mod.ts");
+  const missing = Object.keys(mod).filter((name) => !api.includes(`\`${name}`));
+  assert.deepEqual(
+    missing,
+    [],
+    "exports missing from the README's API section",
+  );
+});
