@@ -45,10 +45,17 @@ export type {
   AuthContext,
   Authenticate,
   DisplayOptions,
+  ImageEncoder,
   ServerOptions,
 } from "./src/options.ts";
 export type { DisplayEvent } from "./src/events.ts";
-export type { FrameInput, FrameLike, PixelData } from "./src/frame.ts";
+export type {
+  Channels,
+  Frame,
+  FrameInput,
+  FrameLike,
+  PixelData,
+} from "./src/frame.ts";
 export type { ViewerStats } from "./src/session.ts";
 export type { Clock, TimerHandle } from "./src/clock.ts";
 export type { Logger, LogLevel } from "./src/log.ts";

@@ -676,7 +676,12 @@ export class Display implements AsyncDisposable {
       g = new EncodeGroup(
         key,
         IMAGE_MIME[format],
-        (frame) => encodeImage(frame, { format, quality, still }),
+        (frame) =>
+          (this.#opts.imageEncoder ?? encodeImage)(frame, {
+            format,
+            quality,
+            still,
+          }),
         this.#pool,
         () => this.#schedulePump(),
         this.#opts.logger,

@@ -8,6 +8,13 @@
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import type { ImageFormat, Transport } from "./protocol.ts";
+import type { Frame } from "./frame.ts";
+
+/** A replacement image encoder (see `DisplayOptions.imageEncoder`). */
+export type ImageEncoder = (
+  frame: Frame,
+  settings: { format: ImageFormat; quality: number; still?: boolean },
+) => Promise<Uint8Array>;
 
 /** What an `authenticate` hook is told about a viewer. */
 export interface AuthContext {
@@ -84,6 +91,12 @@ export interface DisplayOptions {
   maxEventRate?: number;
   /** Seconds a viewer's socket may stay over `maxBufferedBytes` before it is closed (1008). Default 10. */
   slowViewerTimeout?: number;
+  /**
+   * Encodes live and still images instead of the built-in sharp encoder
+   * (e.g. another JPEG library). It gets the frame and the format, quality
+   * and whether it is a still, and returns a complete image file.
+   */
+  imageEncoder?: ImageEncoder;
   /** Where log lines go. Default: warnings and errors to the console. */
   logger?: Logger;
   /** Time source, for tests. Default: the system clock. */
@@ -108,10 +121,14 @@ export interface ServerOptions extends DisplayOptions {
 /** Display options with every default filled in. */
 export type ResolvedDisplayOptions =
   & Required<
-    Omit<DisplayOptions, "authenticate" | "stillAfter" | "bitrate" | "gop">
+    Omit<
+      DisplayOptions,
+      "authenticate" | "stillAfter" | "bitrate" | "gop" | "imageEncoder"
+    >
   >
   & {
     authenticate?: Authenticate;
+    imageEncoder?: ImageEncoder;
     stillAfter: number | false;
     /** Null: derived from the frame size and rate. */
     bitrate: number | null;
@@ -225,6 +242,11 @@ export function resolveDisplayOptions(
   num(where, "maxEventRate", opts.maxEventRate, 1, 100_000, false);
   num(where, "slowViewerTimeout", opts.slowViewerTimeout, 0.1, 3600, false);
   if (
+    opts.imageEncoder !== undefined && typeof opts.imageEncoder !== "function"
+  ) {
+    fail(where, "imageEncoder", "a function", typeof opts.imageEncoder);
+  }
+  if (
     opts.authenticate !== undefined && typeof opts.authenticate !== "function"
   ) {
     fail(where, "authenticate", "a function", typeof opts.authenticate);
@@ -245,6 +267,7 @@ export function resolveDisplayOptions(
     statsInterval: opts.statsInterval ?? 0,
     pixelRatio: opts.pixelRatio ?? 1,
     authenticate: opts.authenticate,
+    imageEncoder: opts.imageEncoder,
     helloTimeout: opts.helloTimeout ?? 10,
     authTimeout: opts.authTimeout ?? 10,
     maxBufferedBytes: opts.maxBufferedBytes ?? 16 * 1024 * 1024,

@@ -884,3 +884,32 @@ Deno.test("configure() retunes a running display: viewers renegotiate and get th
   );
   await v.close();
 });
+
+Deno.test("an encoder that fails on one frame: logged, and the stream goes on", async () => {
+  const log = captureLog();
+  let calls = 0;
+  await using display = await serve(W, H, {
+    port: 0,
+    stillAfter: false,
+    logger: log.logger,
+    imageEncoder: async (frame, settings) => {
+      if (++calls === 2) throw new Error("injected fault");
+      const { encodeImage } = await import("../src/encoders/image.ts");
+      return encodeImage(frame, settings);
+    },
+  });
+  const v = await TestViewer.open(ws(display));
+  await v.nextText("config");
+  display.publish(solid(W, H, [255, 0, 0]));
+  await v.nextFrame();
+  display.publish(solid(W, H, [0, 255, 0])); // this encode fails
+  await until(() => display.stats().encodeFailures === 1, 2000, "the failure");
+  display.publish(solid(W, H, [0, 0, 255]));
+  const f = await v.nextFrame();
+  assert.ok(near(pixelAt(await decodeImage(f.payload), 5, 5), [0, 0, 255]));
+  assert.ok(
+    log.lines.some((l) => l.includes("injected fault")),
+    log.lines.join("\n"),
+  );
+  await v.close();
+});
