@@ -10,15 +10,20 @@
 import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
 import { encodeImage } from "./encoders/image.ts";
 import { EncodeGroup } from "./encoders/group.ts";
-import { H264Encoder, layoutOf, probeH264 } from "./encoders/h264.ts";
+import { H264Encoder, pictureOf, probeH264 } from "./encoders/h264.ts";
+import { yuvToRgba } from "./yuv.ts";
 import { type VideoChunk, VideoGroup } from "./encoders/video_group.ts";
 import { LADDER } from "./adaptive.ts";
 import { type DisplayEvent, EventQueue } from "./events.ts";
 import {
+  type Channels,
   checkFrame,
+  checkYuv,
+  type Frame,
   type FrameInput,
   FramePool,
   type PooledFrame,
+  type YuvPlanes,
 } from "./frame.ts";
 import { consoleLogger } from "./log.ts";
 import { notebookBundle } from "./notebook.ts";
@@ -72,6 +77,13 @@ const TUNABLE = [
 export interface PublishOptions {
   /** The frame's render pixel ratio (default: the display's `pixelRatio`). */
   pixelRatio?: number;
+  /**
+   * The bytes' layout: `"auto"` (RGBA, RGB or gray, told apart by length;
+   * the default), or YUV 4:2:0 in BT.709 limited range, `"nv12"` or
+   * `"i420"` (`w*h*3/2` bytes, even sizes), which H.264 encodes without a
+   * colour conversion.
+   */
+  layout?: "auto" | "nv12" | "i420";
 }
 
 /** Figures for one display, from `Display.stats()`. */
@@ -123,6 +135,10 @@ export interface DisplayInternals {
   ): void;
   /** The resolved options. */
   options: ResolvedDisplayOptions;
+  /** Publish RGBA, YUV or both (the GPU path reads back only what viewers need). */
+  publishPlanes(rgba: Uint8Array | null, yuv: YuvPlanes | null): void;
+  /** Which frame forms the negotiated viewers need now. */
+  needs(): { rgba: boolean; yuv: boolean };
 }
 
 const internalsOf = new WeakMap<Display, DisplayInternals>();
@@ -178,6 +194,7 @@ export class Display implements AsyncDisposable {
     null;
   #h264: Promise<{ ok: boolean; reason: string }> | null = null;
   #videoBroken: string | null = null;
+  #matrix: "bt601" | "bt709" = "bt601";
   #retired = { encodes: 0, ms: 0, failures: 0, keyframes: 0 };
   #sessions = new Set<Session>();
   #events: EventQueue;
@@ -218,6 +235,17 @@ export class Display implements AsyncDisposable {
         this.#onClose = onClose;
       },
       options: this.#opts,
+      publishPlanes: (rgba, yuv) =>
+        this.#publishPlanes(rgba ? { bytes: rgba, channels: 4 } : null, yuv),
+      needs: () => {
+        let rgba = false, yuv = false;
+        for (const s of this.#sessions) {
+          const t = s.transport;
+          if (t === "image") rgba = true;
+          else if (t === "webcodecs") yuv = true;
+        }
+        return { rgba, yuv };
+      },
     });
   }
 
@@ -271,21 +299,54 @@ export class Display implements AsyncDisposable {
     if (this.#closed) {
       throw new Error(`publish(): display '${this.name}' is closed`);
     }
-    const { bytes, channels } = checkFrame(frame, this.#width, this.#height);
     const pixelRatio = options.pixelRatio ?? this.#opts.pixelRatio;
     if (!Number.isFinite(pixelRatio) || pixelRatio <= 0) {
       throw new RangeError(
         `publish(): pixelRatio must be a positive number, got ${pixelRatio}`,
       );
     }
+    const layout = options.layout ?? "auto";
+    if (layout === "nv12" || layout === "i420") {
+      this.#publishPlanes(null, {
+        layout,
+        data: checkYuv(frame, this.#width, this.#height),
+      }, pixelRatio);
+      return;
+    }
+    if (layout !== "auto") {
+      throw new TypeError(
+        `publish(): layout must be "auto", "nv12" or "i420", got ${
+          JSON.stringify(layout)
+        }`,
+      );
+    }
+    const { bytes, channels } = checkFrame(frame, this.#width, this.#height);
+    this.#publishPlanes({ bytes, channels }, null, pixelRatio);
+  }
+
+  /** Take a frame as RGB-ish pixels, YUV planes, or both (the GPU path). */
+  #publishPlanes(
+    rgb: { bytes: Uint8Array; channels: Channels } | null,
+    yuv: YuvPlanes | null,
+    pixelRatio = this.#opts.pixelRatio,
+  ): void {
+    if (this.#closed) return;
+    // YUV frames carry BT.709; the scaler makes BT.601 from RGB. The H.264
+    // stream signals its matrix, so a change of source restarts it.
+    const matrix = yuv ? "bt709" : "bt601";
+    if (matrix !== this.#matrix) {
+      this.#matrix = matrix;
+      this.#closeVideo();
+    }
     const next = this.#pool.take(
-      bytes,
+      rgb?.bytes ?? null,
       this.#width,
       this.#height,
-      channels,
+      rgb?.channels ?? 4,
       ++this.#version,
       this.#clock.epochMicros(),
       pixelRatio,
+      yuv,
     );
     if (this.#latest) this.#pool.release(this.#latest);
     this.#latest = next;
@@ -603,6 +664,7 @@ export class Display implements AsyncDisposable {
       bitrate,
       gop: this.#opts.gop,
       preset: this.#opts.preset,
+      matrix: this.#matrix,
     };
   }
 
@@ -639,12 +701,7 @@ export class Display implements AsyncDisposable {
       "h264:still",
       "video/h264",
       async (frame) => {
-        const chunk = await (await encoder).encode({
-          data: frame.data,
-          width: frame.width,
-          height: frame.height,
-          layout: layoutOf(frame.channels),
-        }, true);
+        const chunk = await (await encoder).encode(pictureOf(frame), true);
         if (!chunk) throw new Error("the still encoder produced nothing");
         return chunk.data;
       },
@@ -677,7 +734,7 @@ export class Display implements AsyncDisposable {
         key,
         IMAGE_MIME[format],
         (frame) =>
-          (this.#opts.imageEncoder ?? encodeImage)(frame, {
+          (this.#opts.imageEncoder ?? encodeImage)(withRgb(frame), {
             format,
             quality,
             still,
@@ -726,4 +783,19 @@ export class Display implements AsyncDisposable {
       for (const s of this.#sessions) s.pump();
     });
   }
+}
+
+/** A frame with RGB pixels: YUV-only frames are converted (for image viewers). */
+function withRgb(frame: Frame): Frame {
+  if (frame.data.length > 0 || !frame.yuv) return frame;
+  return {
+    ...frame,
+    data: yuvToRgba(
+      frame.yuv.data,
+      frame.width,
+      frame.height,
+      frame.yuv.layout,
+    ),
+    channels: 4,
+  };
 }

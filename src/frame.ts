@@ -26,9 +26,17 @@ export type FrameInput = PixelData | FrameLike;
 /** Number of 8-bit channels in a frame: gray, RGB or RGBA. */
 export type Channels = 1 | 3 | 4;
 
+/** YUV 4:2:0 planes (BT.709 limited range), no row padding: `w*h*3/2` bytes. */
+export interface YuvPlanes {
+  /** `"nv12"` (Y, then interleaved UV) or `"i420"` (Y, U, V). */
+  readonly layout: "nv12" | "i420";
+  /** The planes. */
+  readonly data: Uint8Array;
+}
+
 /** A published frame, owned by the display. */
 export interface Frame {
-  /** The pixels (a pooled copy). */
+  /** The pixels (a pooled copy); empty when the frame came only as YUV. */
   readonly data: Uint8Array;
   /** Width in pixels. */
   readonly width: number;
@@ -42,7 +50,11 @@ export interface Frame {
   readonly timestampUs: number;
   /** Render pixel ratio. */
   readonly pixelRatio: number;
+  /** The frame as YUV, when it was published that way (e.g. converted on the GPU). */
+  readonly yuv: YuvPlanes | null;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** A frame with a reference count, internal to the display. */
 export interface PooledFrame extends Frame {
@@ -115,6 +127,45 @@ export function checkFrame(
 }
 
 /**
+ * Check a YUV 4:2:0 publish input (NV12 or I420: `w*h*3/2` bytes, even
+ * sizes) and return its bytes. Throws a `TypeError` naming the expected size.
+ *
+ * @example
+ * ```ts
+ * import { checkYuv } from "./frame.ts";
+ * console.log(checkYuv(new Uint8Array(4 * 2 * 3 / 2), 4, 2).length); // 12
+ * ```
+ */
+export function checkYuv(
+  input: FrameInput,
+  width: number,
+  height: number,
+): Uint8Array {
+  const data = input instanceof Uint8Array || input instanceof Uint8ClampedArray
+    ? input
+    : (input as FrameLike)?.data;
+  if (width % 2 !== 0 || height % 2 !== 0) {
+    throw new TypeError(
+      `publish(): YUV 4:2:0 needs an even width and height; the display is ${width}x${height}`,
+    );
+  }
+  const want = width * height * 3 / 2;
+  if (!(data instanceof Uint8Array) && !(data instanceof Uint8ClampedArray)) {
+    throw new TypeError(
+      `publish(): expected a Uint8Array of ${width}x${height}x1.5 = ${want} bytes (YUV 4:2:0)`,
+    );
+  }
+  if (data.length !== want) {
+    throw new TypeError(
+      `publish(): expected ${width}x${height}x1.5 = ${want} bytes (YUV 4:2:0), got ${data.length} bytes`,
+    );
+  }
+  return data instanceof Uint8Array
+    ? data
+    : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
  * A few reusable pixel buffers, so publishing at 60 fps does not allocate a
  * new frame-sized buffer each time.
  *
@@ -131,41 +182,53 @@ export class FramePool {
   readonly #max: number;
 
   /** Keep at most `max` spare buffers. */
-  constructor(max = 3) {
+  constructor(max = 6) {
     this.#max = max;
   }
 
-  /** Copy `bytes` into a pooled buffer and wrap it as a frame with one reference. */
+  /**
+   * Copy `bytes` (and `yuv`, if given) into pooled buffers and wrap them as a
+   * frame with one reference. `bytes` may be null for a YUV-only frame.
+   */
   take(
-    bytes: Uint8Array,
+    bytes: Uint8Array | null,
     width: number,
     height: number,
     channels: Channels,
     version: number,
     timestampUs: number,
     pixelRatio: number,
+    yuv: YuvPlanes | null = null,
   ): PooledFrame {
-    let data = this.#free.pop();
-    while (data && data.length !== bytes.length) data = this.#free.pop();
-    data ??= new Uint8Array(bytes.length);
-    data.set(bytes);
     return {
-      data,
+      data: bytes ? this.#copy(bytes) : EMPTY,
       width,
       height,
       channels,
       version,
       timestampUs,
       pixelRatio,
+      yuv: yuv ? { layout: yuv.layout, data: this.#copy(yuv.data) } : null,
       refs: 1,
     };
   }
 
-  /** Drop one reference; the buffer is reused when none remain. */
+  #copy(bytes: Uint8Array): Uint8Array {
+    let buf = this.#free.pop();
+    while (buf && buf.length !== bytes.length) buf = this.#free.pop();
+    buf ??= new Uint8Array(bytes.length);
+    buf.set(bytes);
+    return buf;
+  }
+
+  /** Drop one reference; the buffers are reused when none remain. */
   release(frame: PooledFrame): void {
     frame.refs -= 1;
-    if (frame.refs === 0 && this.#free.length < this.#max) {
-      this.#free.push(frame.data);
+    if (frame.refs !== 0) return;
+    for (const buf of [frame.data, frame.yuv?.data]) {
+      if (buf && buf.length > 0 && this.#free.length < this.#max) {
+        this.#free.push(buf);
+      }
     }
   }
 

@@ -249,6 +249,11 @@ export class Session {
     this.#eventTokens = host.options.maxEventRate * 2;
   }
 
+  /** The negotiated transport, or null before `config`. */
+  get transport(): "image" | "webcodecs" | null {
+    return this.#state === "open" ? this.#selection?.transport ?? null : null;
+  }
+
   /** True once `config` was sent and frames may flow. */
   get isOpen(): boolean {
     return this.#state === "open";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Channels } from "../frame.ts";
+import type { Channels, Frame } from "../frame.ts";
 
 /** Pixel layouts the encoder takes. */
 export type PixelLayout = "rgba" | "rgb" | "gray" | "nv12" | "i420";
@@ -73,6 +73,25 @@ function loadNodeAv(): Promise<NodeAv> {
       return { ...lib, ...constants } as NodeAv;
     });
   return loading;
+}
+
+/**
+ * The picture to encode from a display frame: its YUV planes when it has
+ * them (no conversion), else its RGBA/RGB/gray pixels.
+ *
+ * @example
+ * ```ts
+ * import { pictureOf } from "./h264.ts";
+ * const frame = { data: new Uint8Array(16), width: 2, height: 2, channels: 4 as const, version: 1,
+ *   timestampUs: 0, pixelRatio: 1, yuv: null };
+ * console.log(pictureOf(frame).layout); // "rgba"
+ * ```
+ */
+export function pictureOf(frame: Frame): RawPicture {
+  const { width, height } = frame;
+  return frame.yuv
+    ? { data: frame.yuv.data, width, height, layout: frame.yuv.layout }
+    : { data: frame.data, width, height, layout: layoutOf(frame.channels) };
 }
 
 /**

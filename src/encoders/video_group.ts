@@ -19,7 +19,7 @@ import {
   type H264Chunk,
   H264Encoder,
   type H264Settings,
-  layoutOf,
+  pictureOf,
 } from "./h264.ts";
 
 /** One encoded access unit, shared by the group's viewers. */
@@ -219,12 +219,7 @@ export class VideoGroup {
     const opening = this.#encoder ??= H264Encoder.open(this.settings);
     opening.then(
       async (enc) => {
-        const chunk = await enc.encode({
-          data: frame.data,
-          width: frame.width,
-          height: frame.height,
-          layout: layoutOf(frame.channels),
-        }, keyframe);
+        const chunk = await enc.encode(pictureOf(frame), keyframe);
         if (chunk && !this.#closed) {
           this.#deliver(chunk, enc.codec, frame, keyframe, start);
         }
