@@ -38,6 +38,14 @@ export { handler } from "./src/handler.ts";
 export type { HandlerOptions, RequestInfo, RfbHandler } from "./src/handler.ts";
 export { timingSafeEqual, tokenAuth } from "./src/auth.ts";
 export { notebookBundle, widget } from "./src/notebook.ts";
+export { GpuTarget } from "./src/gpu/target.ts";
+export type { GpuTargetOptions, GpuTargetStats } from "./src/gpu/target.ts";
+export { requestGpu } from "./src/gpu/device.ts";
+export type { GpuContext } from "./src/gpu/device.ts";
+export { GpuFrameReader } from "./src/gpu/convert.ts";
+export type { ReadResult } from "./src/gpu/convert.ts";
+export { rgbaToYuv, yuvToRgba } from "./src/yuv.ts";
+export type { YuvLayout } from "./src/yuv.ts";
 export type { JupyterDisplayable, WidgetOptions } from "./src/notebook.ts";
 export { originAllowed } from "./src/origin.ts";
 export type {
@@ -55,6 +63,7 @@ export type {
   FrameInput,
   FrameLike,
   PixelData,
+  YuvPlanes,
 } from "./src/frame.ts";
 export type { ViewerStats } from "./src/session.ts";
 export type { Clock, TimerHandle } from "./src/clock.ts";

@@ -193,3 +193,23 @@ Deno.test("yuv: the CPU round trip RGBA → YUV → RGBA stays within a few leve
     }
   }
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "gpu: GpuTarget reads back nothing without viewers, and resize rebuilds texture and ring",
+  fn: async () => {
+    const { Display, GpuTarget } = await import("../mod.ts");
+    const display = new Display(64, 32, { logger: () => {} });
+    const target = await GpuTarget.create(display, { gpu: gpu! });
+    assert.equal(target.publish(), false, "no viewer needs a frame");
+    assert.equal(target.stats().idle, 1);
+    target.resize(128, 64);
+    assert.equal(display.width, 128);
+    assert.deepEqual([target.texture.width, target.texture.height], [128, 64]);
+    assert.throws(() => target.resize(100, 64), /multiple of 8/);
+    assert.equal(display.width, 128, "a refused size changes nothing");
+    target.destroy();
+    await display.close();
+  },
+});

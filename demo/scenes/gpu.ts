@@ -1,13 +1,19 @@
 /**
  * A WebGPU scene: a full-screen shader (moving plasma with a spinning ring)
- * rendered by Deno's built-in WebGPU into a texture, read back through a
- * ring of three mapped buffers (so readback overlaps rendering), and
- * published to a display. Clicks move the ring's centre.
+ * rendered by Deno's built-in WebGPU into a `GpuTarget`, which converts it
+ * on the GPU (NV12 for H.264 viewers, RGBA for image viewers) and reads it
+ * back through a ring of three mapped buffers. Clicks move the ring's
+ * centre.
  *
  * @module
  */
 
-import type { Display, DisplayEvent } from "../../mod.ts";
+import {
+  type Display,
+  type DisplayEvent,
+  GpuTarget,
+  requestGpu,
+} from "../../mod.ts";
 
 const SHADER = `
 struct U { time: f32, cx: f32, cy: f32, aspect: f32 };
@@ -54,24 +60,14 @@ export interface GpuScene {
  * ```
  */
 export async function gpuScene(display: Display): Promise<GpuScene | string> {
-  // Mesa's software adapters complain on stderr without a runtime dir.
-  if (!Deno.env.get("XDG_RUNTIME_DIR")) {
-    Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync());
+  let target: GpuTarget;
+  try {
+    target = await GpuTarget.create(display, { gpu: await requestGpu() });
+  } catch (err) {
+    return (err as Error).message;
   }
-  const gpu = (navigator as { gpu?: GPU }).gpu;
-  if (!gpu) return "this Deno has no navigator.gpu";
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) {
-    return "no WebGPU adapter: install a GPU driver, or Mesa's mesa-vulkan-drivers for a software one";
-  }
-  const device = await adapter.requestDevice();
+  const { device } = target;
   const { width, height } = display;
-  const format: GPUTextureFormat = "rgba8unorm";
-  const texture = device.createTexture({
-    size: [width, height],
-    format,
-    usage: GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.COPY_SRC,
-  });
   const uniforms = device.createBuffer({
     size: 16,
     usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -80,31 +76,18 @@ export async function gpuScene(display: Display): Promise<GpuScene | string> {
   const pipeline = device.createRenderPipeline({
     layout: "auto",
     vertex: { module, entryPoint: "vs" },
-    fragment: { module, entryPoint: "fs", targets: [{ format }] },
+    fragment: { module, entryPoint: "fs", targets: [{ format: "rgba8unorm" }] },
   });
   const bind = device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
     entries: [{ binding: 0, resource: { buffer: uniforms } }],
   });
-  const bytesPerRow = Math.ceil(width * 4 / 256) * 256; // WebGPU's row alignment
-  const ring = Array.from({ length: 3 }, () => ({
-    buffer: device.createBuffer({
-      size: bytesPerRow * height,
-      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
-    }),
-    busy: false,
-  }));
-  const rgba = new Uint8Array(width * height * 4);
   let centre = [0.5, 0.5];
   let destroyed = false;
-  const info = adapter.info;
   return {
-    adapter: info.description || info.device || info.vendor ||
-      "unnamed adapter",
+    adapter: target.adapter,
     frame(t) {
-      const slot = ring.find((s) => !s.busy);
-      if (!slot || destroyed) return; // all three still mapping: skip this frame
-      slot.busy = true;
+      if (destroyed || target.stats().inFlight >= 3) return; // the ring is full: skip
       device.queue.writeBuffer(
         uniforms,
         0,
@@ -113,7 +96,7 @@ export async function gpuScene(display: Display): Promise<GpuScene | string> {
       const enc = device.createCommandEncoder();
       const pass = enc.beginRenderPass({
         colorAttachments: [{
-          view: texture.createView(),
+          view: target.texture.createView(),
           loadOp: "clear",
           storeOp: "store",
           clearValue: [0, 0, 0, 1],
@@ -123,27 +106,8 @@ export async function gpuScene(display: Display): Promise<GpuScene | string> {
       pass.setBindGroup(0, bind);
       pass.draw(3);
       pass.end();
-      enc.copyTextureToBuffer(
-        { texture },
-        { buffer: slot.buffer, bytesPerRow },
-        [width, height],
-      );
       device.queue.submit([enc.finish()]);
-      slot.buffer.mapAsync(GPUMapMode.READ).then(() => {
-        if (destroyed) return;
-        const mapped = new Uint8Array(slot.buffer.getMappedRange());
-        for (let y = 0; y < height; y++) {
-          rgba.set(
-            mapped.subarray(y * bytesPerRow, y * bytesPerRow + width * 4),
-            y * width * 4,
-          );
-        }
-        slot.buffer.unmap();
-        slot.busy = false;
-        if (!display.closed) display.publish(rgba);
-      }, () => {
-        slot.busy = false;
-      });
+      target.publish();
     },
     input(ev) {
       if (
@@ -155,7 +119,7 @@ export async function gpuScene(display: Display): Promise<GpuScene | string> {
     },
     destroy() {
       destroyed = true;
-      device.destroy();
+      target.destroy();
     },
   };
 }

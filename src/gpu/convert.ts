@@ -108,7 +108,14 @@ export class GpuFrameReader {
   #slots: Slot[];
   #destroyed = false;
 
-  /** @param device the device the textures live on */
+  /**
+   * Set up the conversion for `width` x `height` frames.
+   *
+   * @param device the device the textures live on
+   * @param width frame width, a multiple of 8
+   * @param height frame height, even
+   * @param options YUV layout and ring size
+   */
   constructor(
     device: GPUDevice,
     width: number,
