@@ -152,35 +152,16 @@ async function checkWebGpu(): Promise<Check> {
   }
 }
 
-/** NVENC: the driver's libraries, its version, and whether an encode session opens. */
-function checkNvenc(): Check {
-  const name = "NVENC (GPU H.264)";
-  let version = "";
-  try {
-    version =
-      Deno.readTextFileSync("/proc/driver/nvidia/version").split("\n")[0]
-        .replace(/^.*Kernel Module\s+/, "").split(/\s+/)[0];
-  } catch { /* no NVIDIA kernel driver */ }
-  for (const lib of ["libcuda.so.1", "libnvidia-encode.so.1"]) {
-    try {
-      Deno.dlopen(lib, {}).close();
-    } catch {
-      return {
-        name,
-        status: "missing",
-        detail: `${lib} not found${
-          version ? ` (driver ${version})` : "; no NVIDIA driver"
-        }: libx264 is used`,
-        core: false,
-      };
-    }
-  }
+/** NVENC: the driver's libraries, API version negotiation, and whether an encode session opens. */
+async function checkNvenc(): Promise<Check> {
+  const { probeNvenc } = await import("./encoders/nvenc.ts");
+  const probe = probeNvenc();
   return {
-    name,
-    status: "missing",
-    detail: `driver ${
-      version || "?"
-    }: libraries found, but this version encodes with libx264 only`,
+    name: "NVENC (GPU H.264)",
+    status: probe.ok ? "ok" : "missing",
+    detail: probe.ok
+      ? `${probe.reason}; this version still encodes with libx264`
+      : probe.reason,
     core: false,
   };
 }
@@ -209,7 +190,7 @@ export async function runChecks(): Promise<Check[]> {
     await checkSharp(),
     await checkNodeAv(),
     await checkWebGpu(),
-    checkNvenc(),
+    await checkNvenc(),
     checkFile(
       "Chromium (browser tests)",
       Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
