@@ -194,7 +194,10 @@ export class Display implements AsyncDisposable {
     null;
   #h264: Promise<{ ok: boolean; reason: string }> | null = null;
   #videoBroken: string | null = null;
+  #videoBrokenAt: { size: string; reason: string } | null = null;
   #matrix: "bt601" | "bt709" = "bt601";
+  #encodersClosing = new Set<Promise<void>>();
+  #probes = new Set<Promise<unknown>>();
   #retired = { encodes: 0, ms: 0, failures: 0, keyframes: 0 };
   #sessions = new Set<Session>();
   #events: EventQueue;
@@ -518,8 +521,8 @@ export class Display implements AsyncDisposable {
       encodeMsMean: encodes ? ms / encodes : 0,
       encodeFailures: failures,
       keyframesForced: keyframes,
-      h264: this.#videoBroken
-        ? `unavailable: ${this.#videoBroken}`
+      h264: this.#h264Off()
+        ? `unavailable: ${this.#h264Off()}`
         : this.#videos.size
         ? "live"
         : "idle",
@@ -552,7 +555,18 @@ export class Display implements AsyncDisposable {
     this.#closeVideo();
     if (this.#latest) this.#pool.release(this.#latest);
     this.#latest = null;
-    this.#closing = this.#onClose ? this.#onClose() : Promise.resolve();
+    const onClose = this.#onClose;
+    this.#onClose = null;
+    this.#closing = (async () => {
+      // Native encoders still opening or encoding must finish before the
+      // caller (or the process) moves on: freeing under them crashes.
+      await Promise.all(
+        [...this.#encodersClosing, ...this.#probes].map((p) =>
+          p.catch(() => {})
+        ),
+      );
+      if (onClose) await onClose();
+    })();
     return this.#closing;
   }
 
@@ -615,7 +629,7 @@ export class Display implements AsyncDisposable {
       imageFormat: this.#opts.imageFormat,
       h264Codec: null,
     };
-    if (this.#opts.transport === "image" || this.#videoBroken) return offer;
+    if (this.#opts.transport === "image" || this.#h264Off()) return offer;
     this.#h264 ??= probeH264();
     const probe = await this.#h264;
     if (!probe.ok) {
@@ -623,24 +637,43 @@ export class Display implements AsyncDisposable {
       return offer;
     }
     try {
-      offer.h264Codec = await this.#videoGroup().codec();
+      const probe = this.#videoGroup().codec();
+      this.#probes.add(probe);
+      probe.finally(() => this.#probes.delete(probe)).catch(() => {});
+      offer.h264Codec = await probe;
     } catch (err) {
       this.#noteVideoBroken(
         `H.264 encoder could not open: ${(err as Error)?.message ?? err}`,
+        true,
       );
     }
     return offer;
   }
 
-  /** Once per display: say why H.264 is off and move its viewers to images. */
-  #noteVideoBroken(reason: string): void {
-    if (this.#videoBroken) return;
-    this.#videoBroken = reason;
+  /**
+   * Say why H.264 is off and move its viewers to images. When only this
+   * size failed (libx264 refuses odd sizes), H.264 comes back after a resize;
+   * when node-av itself is missing, it stays off.
+   */
+  #noteVideoBroken(reason: string, thisSizeOnly = false): void {
+    if (this.#h264Off()) return;
+    if (thisSizeOnly) {
+      this.#videoBrokenAt = { size: `${this.width}x${this.height}`, reason };
+    } else this.#videoBroken = reason;
     this.#opts.logger(
       "warn",
-      `display '${this.name}': H.264 is unavailable, using images: ${reason}`,
+      `display '${this.name}': H.264 is unavailable${
+        thisSizeOnly ? ` at ${this.width}x${this.height}` : ""
+      }, using images: ${reason}`,
     );
     for (const s of this.#sessions) s.transportLost();
+  }
+
+  /** Why H.264 is off now (for good, or at this size), or null. */
+  #h264Off(): string | null {
+    if (this.#videoBroken) return this.#videoBroken;
+    const at = this.#videoBrokenAt;
+    return at && at.size === `${this.width}x${this.height}` ? at.reason : null;
   }
 
   /** Bitrate and frame rate at a quality step (step 0: as configured). */
@@ -681,7 +714,7 @@ export class Display implements AsyncDisposable {
       this.#opts.logger,
       (chunk) => this.#deliverChunk(chunk, group),
       () => this.#schedulePump(),
-      (reason) => this.#noteVideoBroken(reason),
+      (reason) => this.#noteVideoBroken(reason, true),
       LADDER[Math.min(step, LADDER.length - 1)].fps < 1,
     );
     this.#videos.set(step, group);
@@ -713,17 +746,25 @@ export class Display implements AsyncDisposable {
     return group;
   }
 
-  #closeVideo(): void {
+  /** Close every H.264 encoder; resolves once they are freed. */
+  #closeVideo(): Promise<void> {
+    const closing: Promise<void>[] = [];
     for (const v of this.#videos.values()) {
       this.#retired.encodes += v.encodes;
       this.#retired.ms += v.encodeMsTotal;
       this.#retired.failures += v.failures;
       this.#retired.keyframes += v.forcedKeyframes;
-      v.close();
+      closing.push(v.close());
     }
     this.#videos.clear();
-    this.#videoStill?.encoder.then((e) => e.close(), () => {});
+    if (this.#videoStill) {
+      closing.push(this.#videoStill.encoder.then((e) => e.close(), () => {}));
+    }
     this.#videoStill = null;
+    const done = Promise.all(closing).then(() => {});
+    this.#encodersClosing.add(done);
+    done.finally(() => this.#encodersClosing.delete(done));
+    return done;
   }
 
   #group(format: ImageFormat, quality: number, still: boolean): EncodeGroup {

@@ -66,7 +66,7 @@ Deno.test({
           events.push(
             ...display.pollEvents() as unknown as Record<string, unknown>[],
           );
-          return events.some((e) => e.type === "key_down");
+          return events.some((e) => e.type === "key_down" && e.key === "A");
         },
         5000,
         "a key event",

@@ -18,7 +18,7 @@ export type PixelLayout = "rgba" | "rgb" | "gray" | "nv12" | "i420";
 
 /** Encoder settings. */
 export interface H264Settings {
-  /** Frame width (even numbers are best; odd sizes are padded by the encoder). */
+  /** Frame width (libx264 needs even sizes for 4:2:0; odd ones are refused). */
   width: number;
   /** Frame height. */
   height: number;
@@ -406,9 +406,9 @@ export class H264Encoder {
     }
   }
 
-  /** Free the encoder. */
-  close(): void {
-    if (this.#closed) return;
+  /** Free the encoder once the encode in flight (if any) is done. */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
     this.#closed = true;
     const free = () => {
       this.#ctx?.freeContext?.();
@@ -416,8 +416,12 @@ export class H264Encoder {
       this.#packet?.free?.();
       for (const s of this.#scalers.values()) s.freeContext?.();
     };
-    this.#busy.then(free, free);
+    // After the encode in flight, if any: freeing under it would crash.
+    this.#closing = this.#busy.then(free, free);
+    return this.#closing;
   }
+
+  #closing: Promise<void> | null = null;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -78,7 +78,7 @@ export function probeCodec(s: H264Settings): Promise<string> {
         }, true);
         return enc.codec;
       } finally {
-        enc.close();
+        await enc.close();
       }
     })();
     p.catch(() => codecCache.delete(key));
@@ -290,12 +290,16 @@ export class VideoGroup {
     }, wait);
   }
 
-  /** Free the encoder and timers. */
-  close(): void {
+  /** Free the encoder (once its open or encode in flight is done) and timers. */
+  close(): Promise<void> {
     this.#closed = true;
     if (this.#retry !== null) this.#clock.clearTimeout(this.#retry);
     this.#retry = null;
-    this.#encoder?.then((e) => e.close(), () => {});
+    const encoder = this.#encoder;
     this.#encoder = null;
+    // Wait for an open or an encode in flight: freeing under them crashes.
+    return encoder
+      ? encoder.then((e) => e.close(), () => {})
+      : Promise.resolve();
   }
 }
