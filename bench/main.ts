@@ -1,6 +1,9 @@
 /**
- * The image-path benchmark (`deno task bench`). Prints Markdown tables and
- * writes the same text to `bench/out/image.md`:
+ * The benchmarks (`deno task bench [image|h264]`; both when no argument).
+ * The H.264 part lives in bench/h264.ts and writes `bench/out/h264.md`.
+ *
+ * The image-path benchmark prints Markdown tables and writes the same text
+ * to `bench/out/image.md`:
  *
  * - A: encode time per frame per format, sharp called directly vs our
  *   `encodeImage()` vs the whole server (publish → frame received by a real
@@ -21,7 +24,19 @@ import sharp from "sharp";
 import { type Display, type ImageFormat, serve, silentLogger } from "../mod.ts";
 import { encodeImage } from "../src/encoders/image.ts";
 import { serveBaseline } from "./baseline.ts";
+import { h264Benchmark } from "./h264.ts";
 import { renderScene } from "./scene.ts";
+import {
+  cpuModel,
+  cpuMs,
+  f1,
+  f2,
+  mean,
+  publishAt as publishAtRate,
+  quantile,
+  sleep,
+  table,
+} from "./util.ts";
 import { type Mark, openViewer, spawnViewers } from "./viewers.ts";
 
 type Img = ReturnType<typeof sharp>;
@@ -63,25 +78,6 @@ const FORMATS: ReadonlyArray<{
   },
 ];
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-}
-
-const mean = (xs: readonly number[]) =>
-  xs.reduce((a, b) => a + b, 0) / xs.length;
-const f1 = (v: number) => v.toFixed(1);
-const f2 = (v: number) => v.toFixed(2);
-
-function table(head: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join(
-    "\n",
-  );
-}
-
 function sceneFrames(width: number, height: number): Uint8Array[] {
   return Array.from({ length: RING }, (_, i) => {
     const rgba = new Uint8Array(width * height * 4);
@@ -109,11 +105,6 @@ function serveImage(
 }
 
 const wsUrl = (d: Display) => `ws://127.0.0.1:${d.port}/`;
-const cpuMs = (since: ReturnType<typeof process.cpuUsage>) => {
-  const c = process.cpuUsage(since);
-  return (c.user + c.system) / 1000;
-};
-
 /** Frames per second each viewer received between two marks. */
 function rates(a: Mark, b: Mark): number[] {
   const s = (b.at - a.at) / 1000;
@@ -121,8 +112,6 @@ function rates(a: Mark, b: Mark): number[] {
 }
 
 async function machineInfo(): Promise<string> {
-  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
-  const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? "unknown";
   const render = SIZES.map(([w, h]) => {
     const buf = new Uint8Array(w * h * 4);
     const ms: number[] = [];
@@ -138,7 +127,7 @@ async function machineInfo(): Promise<string> {
     "",
     `- date: ${new Date().toISOString()}`,
     `- Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os}/${Deno.build.arch}`,
-    `- CPU: ${model}, ${navigator.hardwareConcurrency} cores`,
+    `- CPU: ${await cpuModel()}`,
     `- sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}, sharp.concurrency() = ${sharp.concurrency()}`,
     `- test scene (bench/scene.ts) render time: ${render.join(", ")}`,
   ].join("\n");
@@ -188,6 +177,7 @@ async function tableA(): Promise<string> {
           version: 1,
           timestampUs: 0,
           pixelRatio: 1,
+          yuv: null,
         };
         const t0 = performance.now();
         await encodeImage(frame, { format: c.fmt.format, quality: 80 });
@@ -272,20 +262,18 @@ async function tableA(): Promise<string> {
 }
 
 /** Publish frames from `ring` at `fps` for `ms`; returns how many. */
-async function publishAt(
+function publishAt(
   display: Display,
   ring: Uint8Array[],
   fps: number,
   ms: number,
 ): Promise<number> {
-  const start = performance.now();
-  let n = 0;
-  for (; n * 1000 / fps < ms; n++) {
-    const wait = start + n * 1000 / fps - performance.now();
-    if (wait > 0) await sleep(wait);
-    display.publish(nextFrame(ring));
-  }
-  return n;
+  return publishAtRate(
+    (f) => display.publish(f),
+    () => nextFrame(ring),
+    fps,
+    ms,
+  );
 }
 
 /** Table B: server CPU per frame against the number of viewers. */
@@ -502,7 +490,7 @@ async function tableC(ring: Uint8Array[]): Promise<string> {
   ].join("\n");
 }
 
-async function main(): Promise<void> {
+async function imageBenchmark(): Promise<void> {
   const sections: string[] = [await machineInfo()];
   console.log(sections[0] + "\n");
   const run = async (section: Promise<string>) => {
@@ -522,4 +510,19 @@ async function main(): Promise<void> {
   );
 }
 
-if (import.meta.main) await main();
+const PARTS = ["image", "h264"] as const;
+
+async function main(args: string[]): Promise<void> {
+  const unknown = args.filter((a) => !(PARTS as readonly string[]).includes(a));
+  if (unknown.length) {
+    console.error(
+      `unknown part '${unknown[0]}'; usage: deno task bench [image] [h264]`,
+    );
+    Deno.exit(2);
+  }
+  const want = args.length ? new Set(args) : new Set<string>(PARTS);
+  if (want.has("image")) await imageBenchmark();
+  if (want.has("h264")) await h264Benchmark();
+}
+
+if (import.meta.main) await main(Deno.args);

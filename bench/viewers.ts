@@ -1,24 +1,28 @@
 /**
  * Headless benchmark viewers: WebSockets that speak just enough of the
- * protocol to watch a stream (send `hello`, ack every frame) and count what
- * they receive. `openViewer()` runs one in this process; `spawnViewers()`
+ * protocol to watch a stream (send `hello`, ack every frame or chunk) and
+ * count what they receive. `openViewer()` runs one in this process; `spawnViewers()`
  * runs N of them in a separate Deno process (this file as its main module),
  * so their CPU time is not charged to the server being measured.
  *
- * Two dialects: `"rfb"` (our binary envelope: `uint32 LE header length |
- * JSON header | payload`) and `"base64"` (the baseline's JSON text messages
- * carrying a base64 JPEG).
+ * Three dialects: `"rfb"` (our binary envelope: `uint32 LE header length |
+ * JSON header | payload`, images), `"h264"` (the same envelope; the viewer
+ * also announces `webcodecs/h264-annexb`, so it gets `video_chunk`s, whose
+ * headers it reads and acks without decoding) and `"base64"` (the
+ * baseline's JSON text messages carrying a base64 JPEG).
  *
  * Subprocess use: `deno run -A bench/viewers.ts <ws-url> <count> <mode>`. It
  * prints `ready` once every viewer is set up, answers each `mark` line on
- * stdin with a JSON line of per-viewer frame and byte counts, and closes its
+ * stdin with a JSON line of per-viewer frame, byte and keyframe counts, and closes its
  * sockets and exits on `quit` (or when stdin ends).
  *
  * @module
  */
 
 /** The wire dialect a viewer speaks. */
-export type ViewerMode = "rfb" | "base64";
+export type ViewerMode = "rfb" | "h264" | "base64";
+
+const MODES: readonly ViewerMode[] = ["rfb", "h264", "base64"];
 
 /** One received frame. */
 export interface ReceivedFrame {
@@ -26,8 +30,12 @@ export interface ReceivedFrame {
   seq: number;
   /** Size of the whole message, bytes. */
   bytes: number;
-  /** The payload's MIME type. */
+  /** The payload's MIME type (`video/h264` for video chunks). */
   mime: string;
+  /** Whether it is a keyframe (every image is). */
+  keyframe: boolean;
+  /** Publish time from the header, microseconds since the epoch (0 if none). */
+  timestampUs: number;
 }
 
 /** A connected viewer, counting what it receives. */
@@ -36,6 +44,8 @@ export interface Viewer {
   readonly frames: number;
   /** Message bytes received (frames only). */
   readonly bytes: number;
+  /** Keyframes received (every image counts). */
+  readonly keyframes: number;
   /** Resolves with the next frame received after this call. */
   nextFrame(): Promise<ReceivedFrame>;
   /** Close the socket and wait until it is closed. */
@@ -46,6 +56,22 @@ const decoder = new TextDecoder();
 
 /** Image formats every benchmark viewer announces. */
 const SUPPORTED = ["image/jpeg", "image/png", "image/webp"];
+/** What an `"h264"` viewer announces in addition. */
+const H264 = "webcodecs/h264-annexb";
+
+/** The fields of an envelope header the viewers read. */
+export interface EnvelopeFields {
+  /** `image_frame` or `video_chunk`. */
+  type?: string;
+  /** Sequence number. */
+  seq: number;
+  /** Image MIME type (images only). */
+  mime?: string;
+  /** Whether a video chunk is an IDR. */
+  keyframe?: boolean;
+  /** Publish time, µs since the epoch. */
+  timestamp_us?: number;
+}
 
 /**
  * Read the JSON header of a binary envelope without copying the payload.
@@ -60,9 +86,7 @@ const SUPPORTED = ["image/jpeg", "image/png", "image/webp"];
  * console.log(envelopeHeader(msg.buffer).seq); // 7
  * ```
  */
-export function envelopeHeader(
-  data: ArrayBuffer,
-): { seq: number; mime: string } {
+export function envelopeHeader(data: ArrayBuffer): EnvelopeFields {
   const len = new DataView(data).getUint32(0, true);
   return JSON.parse(decoder.decode(new Uint8Array(data, 4, len)));
 }
@@ -82,7 +106,7 @@ export function envelopeHeader(
 export function openViewer(url: string, mode: ViewerMode): Promise<Viewer> {
   const ws = new WebSocket(url);
   ws.binaryType = "arraybuffer";
-  let frames = 0, bytes = 0;
+  let frames = 0, bytes = 0, keyframes = 0;
   let waiter: ((f: ReceivedFrame) => void) | null = null;
   const closed = new Promise<void>((resolve) => ws.onclose = () => resolve());
   const viewer: Viewer = {
@@ -92,39 +116,58 @@ export function openViewer(url: string, mode: ViewerMode): Promise<Viewer> {
     get bytes() {
       return bytes;
     },
+    get keyframes() {
+      return keyframes;
+    },
     nextFrame: () => new Promise((resolve) => waiter = resolve),
     close: () => {
       if (ws.readyState < WebSocket.CLOSING) ws.close();
       return closed;
     },
   };
-  const received = (seq: number, size: number, mime: string) => {
+  const received = (
+    seq: number,
+    size: number,
+    mime: string,
+    keyframe: boolean,
+    timestampUs: number,
+  ) => {
     frames++;
     bytes += size;
+    if (keyframe) keyframes++;
     ws.send(JSON.stringify({ type: "ack", seq, decode_queue_size: 0 }));
     const w = waiter;
     waiter = null;
-    w?.({ seq, bytes: size, mime });
+    w?.({ seq, bytes: size, mime, keyframe, timestampUs });
   };
   return new Promise((resolve, reject) => {
     ws.onerror = (e) => reject(new Error(`viewer on ${url}: ${e.type}`));
     ws.onopen = () => {
       ws.send(JSON.stringify({
         type: "hello",
-        supported: SUPPORTED,
+        supported: mode === "h264" ? [H264, ...SUPPORTED] : SUPPORTED,
         device_pixel_ratio: 1,
       }));
       if (mode === "base64") resolve(viewer);
     };
     ws.onmessage = (e) => {
       if (typeof e.data !== "string") {
-        const { seq, mime } = envelopeHeader(e.data);
-        received(seq, e.data.byteLength, mime);
+        const h = envelopeHeader(e.data);
+        const video = h.type === "video_chunk";
+        received(
+          h.seq,
+          e.data.byteLength,
+          video ? "video/h264" : h.mime ?? "",
+          video ? h.keyframe === true : true,
+          h.timestamp_us ?? 0,
+        );
         return;
       }
       const msg = JSON.parse(e.data);
       if (msg.type === "config") resolve(viewer);
-      else if (msg.type === "image") received(msg.seq, e.data.length, msg.mime);
+      else if (msg.type === "image") {
+        received(msg.seq, e.data.length, msg.mime, true, msg.timestamp_us ?? 0);
+      }
     };
   });
 }
@@ -137,6 +180,8 @@ export interface Mark {
   frames: number[];
   /** Bytes each viewer has received. */
   bytes: number[];
+  /** Keyframes each viewer has received. */
+  keyframes: number[];
 }
 
 /** A subprocess running N viewers, from `spawnViewers()`. */
@@ -229,6 +274,7 @@ async function main(url: string, count: number, mode: ViewerMode) {
       await out(JSON.stringify({
         frames: viewers.map((v) => v.frames),
         bytes: viewers.map((v) => v.bytes),
+        keyframes: viewers.map((v) => v.keyframes),
       }));
     }
   }
@@ -237,9 +283,11 @@ async function main(url: string, count: number, mode: ViewerMode) {
 
 if (import.meta.main) {
   const [url, count, mode] = Deno.args;
-  if (!url || !(Number(count) > 0) || (mode !== "rfb" && mode !== "base64")) {
-    console.error("usage: viewers.ts <ws-url> <count> <rfb|base64>");
+  if (
+    !url || !(Number(count) > 0) || !MODES.includes(mode as ViewerMode)
+  ) {
+    console.error("usage: viewers.ts <ws-url> <count> <rfb|h264|base64>");
     Deno.exit(2);
   }
-  await main(url, Number(count), mode);
+  await main(url, Number(count), mode as ViewerMode);
 }

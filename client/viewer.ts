@@ -239,7 +239,9 @@ export class RfbViewer {
     const c = this.view.config;
     b.textContent = c?.transport === "webcodecs"
       ? "H.264"
-      : (c?.mime?.replace("image/", "").toUpperCase() ?? "Image");
+      : ((typeof c?.mime === "string"
+        ? c.mime.replace("image/", "").toUpperCase()
+        : undefined) ?? "Image");
   }
 
   #setStatus(d: StatusDetail): void {

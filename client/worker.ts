@@ -190,7 +190,18 @@ function onText(text: string): void {
   if (msg.type === "config") {
     const w = msg.width, h = msg.height;
     if (!validSize(w, h)) return;
-    config = msg as unknown as ConfigMessage;
+    // Keep only well-typed fields: the page must never trip over bad input.
+    const str = (v: unknown) =>
+      typeof v === "string" && v.trim() ? v : undefined;
+    config = {
+      type: "config",
+      transport: msg.transport === "webcodecs" ? "webcodecs" : "image",
+      width: w,
+      height: h as number,
+      coords: "frame-pixels",
+      codec: str(msg.codec),
+      mime: str(msg.mime),
+    };
     firstAfterConfig = true;
     backoff = BACKOFF_MIN_MS;
     gate.reset();
@@ -284,8 +295,8 @@ function onVideo(
   seq: number,
 ): void {
   const keyframe = header.keyframe === true;
-  const codec = typeof header.codec === "string"
-    ? header.codec
+  const codec = typeof header.codec === "string" && header.codec.trim()
+    ? header.codec.trim()
     : (config?.codec ?? "");
   if (!canVideo || !codec) {
     ack(seq, false);
@@ -355,11 +366,15 @@ function openDecoder(codec: string): void {
     },
     error: () => decoderFailed("decoder error"),
   });
-  decoder.configure({
-    codec,
-    optimizeForLatency: true,
-    hardwareAcceleration: "no-preference",
-  });
+  try {
+    decoder.configure({
+      codec,
+      optimizeForLatency: true,
+      hardwareAcceleration: "no-preference",
+    });
+  } catch {
+    decoderFailed("the decoder refused the codec");
+  }
 }
 
 /** Drop the decoder and what it holds (acknowledged as not shown). */

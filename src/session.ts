@@ -557,6 +557,7 @@ export class Session {
         this.#host.schedulePump();
         return;
       case "set_viewport":
+        if (!this.#takeEventToken()) return;
         this.#host.pushEvent({
           type: "resize",
           width: msg.width,

@@ -234,6 +234,7 @@ export class VideoGroup {
         );
       },
     ).catch((err) => {
+      if (this.#closed) return; // closed or resized meanwhile: not a fault
       this.failures++;
       this.#wantKey = true; // a lost chunk breaks the stream for everyone: restart with an IDR
       this.#log(
