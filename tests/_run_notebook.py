@@ -12,7 +12,14 @@ from nbclient import NotebookClient
 
 path, cwd = sys.argv[1], sys.argv[2]
 nb = nbformat.read(path, as_version=4)
-client = NotebookClient(nb, kernel_name="deno", timeout=120, resources={"metadata": {"path": cwd}})
+client = NotebookClient(
+    nb,
+    kernel_name="deno",
+    timeout=120,
+    # A loaded machine can deliver a cell's display output late: wait for it.
+    iopub_timeout=30,
+    resources={"metadata": {"path": cwd}},
+)
 with client.setup_kernel():
     for index, cell in enumerate(nb.cells):
         client.execute_cell(cell, index)

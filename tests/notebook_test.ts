@@ -69,10 +69,15 @@ Deno.test({
       const html = cells.flat().map((o) => o.data?.["text/html"]).filter((
         h,
       ): h is string => !!h);
+      const kinds = cells.map((c) =>
+        c.map((o) => Object.keys(o.data ?? {}).join("+") || o.output_type)
+      );
       assert.equal(
         html.length,
         2,
-        "the display cell and the widget cell render HTML",
+        `the display cell and the widget cell render HTML; outputs per cell: ${
+          JSON.stringify(kinds)
+        }`,
       );
       for (const h of html) {
         assert.match(h, /rfb-client\.js/);
