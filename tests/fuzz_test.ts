@@ -855,8 +855,12 @@ Deno.test("fuzz: a live display survives >10,000 hostile inputs and a steady vie
     for (const p of phases) {
       assert.ok(p.to > p.from + 5, `${p.name}: only ${p.to - p.from} frames`);
     }
+    // The fuzzer, the publisher and the server share this process's one
+    // thread, and CI runs the other test files beside it on two cores: allow
+    // a few seconds, far short of any stall the protocol would cause (a
+    // window that never reopens, a blocked socket).
     assert.ok(
-      gap < 2000,
+      gap < 5000,
       `the steady viewer went ${gap.toFixed(0)} ms without a frame`,
     );
 
