@@ -87,39 +87,128 @@ export async function cpuModel(): Promise<string> {
   return `${model}, ${navigator.hardwareConcurrency} cores`;
 }
 
-/** CPU counters of the machine and of this process (children that ended included), in clock ticks. */
-export interface CpuSnapshot {
-  /** Busy ticks of all CPUs. */
-  busy: number;
-  /** All ticks of all CPUs, idle included. */
-  total: number;
-  /** This process's ticks plus those of its children that have ended. */
-  ours: number;
+interface ProcTicks {
+  ppid: number;
+  /** utime + stime, clock ticks. */
+  ticks: number;
 }
 
-/** Read the counters (Linux `/proc`); zeros elsewhere. */
-export function cpuSnapshot(): CpuSnapshot {
-  try {
-    const cpu = Deno.readTextFileSync("/proc/stat").split("\n")[0]
-      .trim().split(/\s+/).slice(1).map(Number);
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu;
-    const busy = user + nice + system + irq + softirq + (steal ?? 0);
-    const self = Deno.readTextFileSync("/proc/self/stat");
-    const f = self.slice(self.lastIndexOf(")") + 2).split(" ").map(Number);
-    const ours = f[11] + f[12] + f[13] + f[14]; // utime stime cutime cstime
-    return { busy, total: busy + idle + iowait, ours };
-  } catch {
-    return { busy: 0, total: 0, ours: 0 };
+/** utime + stime and the parent of every process (Linux `/proc`). */
+async function readProcs(): Promise<Map<number, ProcTicks>> {
+  const out = new Map<number, ProcTicks>();
+  const reads: Promise<void>[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    const pid = Number(e.name);
+    if (!Number.isInteger(pid)) continue;
+    reads.push(
+      Deno.readTextFile(`/proc/${pid}/stat`).then((stat) => {
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        out.set(pid, { ppid: Number(f[1]), ticks: Number(f[11]) + +f[12] });
+      }, () => {/* gone */}),
+    );
   }
+  await Promise.all(reads);
+  return out;
+}
+
+/** Busy and total ticks of all CPUs. */
+async function machineTicks(): Promise<{ busy: number; total: number }> {
+  const cpu = (await Deno.readTextFile("/proc/stat")).split("\n")[0]
+    .trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu;
+  const busy = user + nice + system + irq + softirq + (steal ?? 0);
+  return { busy, total: busy + idle + iowait };
 }
 
 /**
- * The share of the machine's CPU time (all cores = 1) that other processes
- * used between two snapshots: what skews a benchmark on a shared box. Our
- * children count as ours only once they have ended.
+ * Measures how much of the machine's CPU time processes other than this one
+ * and its descendants (viewer processes, Chromium) used over a stretch:
+ * what skews a benchmark on a shared box. Descendants are found by walking
+ * `/proc` every `everyMs` (their CPU time is not reliably folded into ours
+ * when they end: Chromium does not reap its renderers), so a short-lived
+ * descendant may be missed. Linux only; elsewhere `stop()` gives NaNs.
+ *
+ * @example
+ * ```ts ignore
+ * const meter = await LoadMeter.start();
+ * // ... benchmark ...
+ * const { others } = await meter.stop();
+ * console.log(`${Math.round(others * 100)}% used by others`);
+ * ```
  */
-export function otherLoad(a: CpuSnapshot, b: CpuSnapshot): number {
-  const total = b.total - a.total;
-  if (total <= 0) return NaN;
-  return Math.max(0, (b.busy - a.busy) - (b.ours - a.ours)) / total;
+export class LoadMeter {
+  #machine = { busy: 0, total: 0 };
+  #self = 0;
+  #selfLast = 0;
+  /** Descendant pid → ticks when first seen (0 if born since) and last seen. */
+  #kids = new Map<number, { base: number; last: number }>();
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #sampling: Promise<void> = Promise.resolve();
+  #ok = true;
+
+  private constructor() {}
+
+  /** Start measuring. */
+  static async start(everyMs = 300): Promise<LoadMeter> {
+    const m = new LoadMeter();
+    try {
+      m.#machine = await machineTicks();
+      await m.#sample(true);
+    } catch {
+      m.#ok = false;
+      return m;
+    }
+    const timer = setInterval(() => {
+      m.#sampling = m.#sampling.then(() => m.#sample(false)).catch(() => {});
+    }, everyMs);
+    Deno.unrefTimer(timer);
+    m.#timer = timer;
+    return m;
+  }
+
+  async #sample(first: boolean): Promise<void> {
+    const procs = await readProcs();
+    const self = procs.get(Deno.pid)?.ticks ?? this.#selfLast;
+    if (first) this.#self = self;
+    this.#selfLast = self;
+    const children = new Map<number, number[]>();
+    for (const [pid, p] of procs) {
+      const list = children.get(p.ppid);
+      if (list) list.push(pid);
+      else children.set(p.ppid, [pid]);
+    }
+    const todo = [...(children.get(Deno.pid) ?? [])];
+    while (todo.length) {
+      const pid = todo.pop()!;
+      const ticks = procs.get(pid)!.ticks;
+      const known = this.#kids.get(pid);
+      if (known) known.last = ticks;
+      else this.#kids.set(pid, { base: first ? ticks : 0, last: ticks });
+      todo.push(...(children.get(pid) ?? []));
+    }
+  }
+
+  /**
+   * Stop. The shares (0-1, all cores = 1) of the machine's CPU time that
+   * this process and its descendants (`ours`) and everything else
+   * (`others`) used.
+   */
+  async stop(): Promise<{ ours: number; others: number }> {
+    const none = { ours: NaN, others: NaN };
+    if (!this.#ok) return none;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    await this.#sampling;
+    try {
+      await this.#sample(false);
+      const m = await machineTicks();
+      const total = m.total - this.#machine.total;
+      let ours = this.#selfLast - this.#self;
+      for (const k of this.#kids.values()) ours += k.last - k.base;
+      const busy = m.busy - this.#machine.busy;
+      if (total <= 0) return none;
+      return { ours: ours / total, others: Math.max(0, busy - ours) / total };
+    } catch {
+      return none;
+    }
+  }
 }
