@@ -54,6 +54,10 @@ export interface FrameInfo {
   seq: number;
   /** When the server published it, microseconds since the epoch (server clock). */
   timestampUs: number | null;
+  /** When its message reached the worker, ms since the epoch (this machine's clock). */
+  receivedAt: number;
+  /** When its picture was decoded (VideoFrame out of the decoder, or the image's bitmap ready), ms since the epoch. */
+  decodedAt: number;
   /** When it was drawn, milliseconds since the epoch (this machine's clock). */
   displayedAt: number;
   /** displayedAt - publish time, ms (meaningful when both clocks agree, e.g. same host). */

@@ -68,7 +68,11 @@ let canVideo = false; // whether this browser decodes H.264 with WebCodecs
 let decoder: VideoDecoder | null = null;
 let decoderCodec = "";
 /** seq → publish time (µs) of chunks handed to the decoder, in order. */
-const inDecoder = new Map<number, number | null>();
+/** Frames in the decoder: seq → publish stamp (µs) and arrival time (ms). */
+const inDecoder = new Map<
+  number,
+  { stamp: number | null; receivedAt: number }
+>();
 
 // Decode bookkeeping.
 let decodeOrder = 0;
@@ -228,9 +232,10 @@ function onBinary(data: ArrayBuffer): void {
   }
   const seq = header.seq;
   if (!Number.isSafeInteger(seq)) return;
-  received.push([nowMs(), data.byteLength]);
+  const arrived = nowMs();
+  received.push([arrived, data.byteLength]);
   if (header.type === "video_chunk" && validSize(header.width, header.height)) {
-    onVideo(header, payload, seq as number);
+    onVideo(header, payload, seq as number, arrived);
     return;
   }
   if (
@@ -251,6 +256,7 @@ function onBinary(data: ArrayBuffer): void {
     new Blob([payload as Uint8Array<ArrayBuffer>], { type: mime }),
   ).then(
     (bitmap) => {
+      const decodedAt = nowMs();
       pending--;
       if (order < drawnOrder) { // a newer frame is already on screen
         bitmap.close();
@@ -267,7 +273,7 @@ function onBinary(data: ArrayBuffer): void {
       bitmap.close();
       hasFrame = true;
       blit();
-      displayed(seq as number, stamp);
+      displayed(seq as number, stamp, arrived, decodedAt);
       ack(seq as number, true);
     },
     () => {
@@ -293,6 +299,7 @@ function onVideo(
   header: Record<string, unknown>,
   payload: Uint8Array,
   seq: number,
+  arrived: number,
 ): void {
   const keyframe = header.keyframe === true;
   const codec = typeof header.codec === "string" && header.codec.trim()
@@ -316,10 +323,10 @@ function onVideo(
     }
     openDecoder(codec);
   }
-  inDecoder.set(
-    seq,
-    typeof header.timestamp_us === "number" ? header.timestamp_us : null,
-  );
+  inDecoder.set(seq, {
+    stamp: typeof header.timestamp_us === "number" ? header.timestamp_us : null,
+    receivedAt: arrived,
+  });
   try {
     decoder!.decode(
       new EncodedVideoChunk({
@@ -341,8 +348,9 @@ function openDecoder(codec: string): void {
   decoderCodec = codec;
   decoder = new VideoDecoder({
     output: (frame) => {
+      const decodedAt = nowMs();
       const seq = frame.timestamp;
-      const stamp = inDecoder.get(seq) ?? null;
+      const timing = inDecoder.get(seq);
       // Anything older than this output will not come out any more.
       for (const s of inDecoder.keys()) {
         if (s > seq) break;
@@ -361,7 +369,12 @@ function openDecoder(codec: string): void {
       frame.close(); // at once, or the decoder stalls
       hasFrame = true;
       blit();
-      displayed(seq, stamp);
+      displayed(
+        seq,
+        timing?.stamp ?? null,
+        timing?.receivedAt ?? decodedAt,
+        decodedAt,
+      );
       ack(seq, true);
     },
     error: () => decoderFailed("decoder error"),
@@ -393,7 +406,12 @@ function decoderFailed(why: string): void {
   send({ type: "request_keyframe", reason: why });
 }
 
-function displayed(seq: number, stampUs: number | null): void {
+function displayed(
+  seq: number,
+  stampUs: number | null,
+  receivedMs: number,
+  decodedMs: number,
+): void {
   const now = nowMs();
   frames++;
   shown.push(now);
@@ -414,7 +432,14 @@ function displayed(seq: number, stampUs: number | null): void {
   }
   post({
     type: "frame",
-    frame: { seq, timestampUs: stampUs, displayedAt: at, latencyMs: lat },
+    frame: {
+      seq,
+      timestampUs: stampUs,
+      receivedAt: performance.timeOrigin + receivedMs,
+      decodedAt: performance.timeOrigin + decodedMs,
+      displayedAt: at,
+      latencyMs: lat,
+    },
   });
 }
 

@@ -133,6 +133,58 @@ async function waitForPattern(
 
 Deno.test({
   name:
+    "frame events: publish ≤ received ≤ decoded ≤ displayed, on both transports",
+  ignore,
+  fn: async () => {
+    const env = await setup({ stillAfter: false });
+    const pub = keepPublishing(env.display);
+    try {
+      for (const transport of ["webcodecs", "image"] as const) {
+        const page = await openViewer(
+          env.browser,
+          `${env.display.url}?transport=${transport}`,
+        );
+        assert.equal(await transportOf(page), transport);
+        await page.evaluate(`(() => {
+          globalThis.__frames = [];
+          globalThis.rfb.view.addEventListener("frame", (e) => __frames.push(e.detail));
+        })()`);
+        await page.waitForFunction(`globalThis.__frames.length >= 10`);
+        const frames = await page.evaluate(`globalThis.__frames`) as Array<{
+          seq: number;
+          timestampUs: number;
+          receivedAt: number;
+          decodedAt: number;
+          displayedAt: number;
+          latencyMs: number | null;
+        }>;
+        const margin = 5; // ms: the page's clock against the server's (same host)
+        for (const f of frames) {
+          const what = `${transport} frame ${f.seq}: ${JSON.stringify(f)}`;
+          assert.ok(f.timestampUs / 1000 <= f.receivedAt + margin, what);
+          assert.ok(f.receivedAt <= f.decodedAt, what);
+          assert.ok(f.decodedAt <= f.displayedAt, what);
+          assert.ok(f.displayedAt - f.receivedAt < 1000, what);
+          if (f.latencyMs !== null) {
+            assert.ok(
+              Math.abs(f.latencyMs - (f.displayedAt - f.timestampUs / 1000)) <
+                0.01,
+              what,
+            );
+          }
+        }
+        assert.ok(frames.some((f) => f.latencyMs !== null));
+        await page.close();
+      }
+    } finally {
+      pub.stop();
+      await env.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
     "video path: the page decodes H.264 and shows the pattern, the still too, and survives a resize",
   ignore,
   fn: async () => {
