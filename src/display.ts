@@ -10,9 +10,14 @@
 import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
 import { encodeImage } from "./encoders/image.ts";
 import { EncodeGroup } from "./encoders/group.ts";
-import { H264Encoder, pictureOf, probeH264 } from "./encoders/h264.ts";
+import { pictureOf } from "./encoders/h264.ts";
+import { EncoderRoute } from "./encoders/h264_route.ts";
 import { yuvToRgba } from "./yuv.ts";
-import { type VideoChunk, VideoGroup } from "./encoders/video_group.ts";
+import {
+  type VideoChunk,
+  type VideoEncoder,
+  VideoGroup,
+} from "./encoders/video_group.ts";
 import { LADDER } from "./adaptive.ts";
 import { type DisplayEvent, EventQueue } from "./events.ts";
 import {
@@ -190,8 +195,9 @@ export class Display implements AsyncDisposable {
   #stillTimer: TimerHandle | null = null;
   #groups = new Map<string, EncodeGroup>();
   #videos = new Map<number, VideoGroup>(); // by quality step
-  #videoStill: { group: EncodeGroup; encoder: Promise<H264Encoder> } | null =
+  #videoStill: { group: EncodeGroup; encoder: Promise<VideoEncoder> } | null =
     null;
+  #route: EncoderRoute;
   #h264: Promise<{ ok: boolean; reason: string }> | null = null;
   #videoBroken: string | null = null;
   #videoBrokenAt: { size: string; reason: string } | null = null;
@@ -230,6 +236,11 @@ export class Display implements AsyncDisposable {
     this.#width = width;
     this.#height = height;
     this.name = name;
+    this.#route = new EncoderRoute(
+      this.#opts.encoder,
+      this.#opts.logger,
+      `display '${name}'`,
+    );
     this.#events = new EventQueue(this.#opts.maxQueuedEvents);
     internalsOf.set(this, {
       accept: (socket, req) => this.#accept(socket, req),
@@ -630,7 +641,7 @@ export class Display implements AsyncDisposable {
       h264Codec: null,
     };
     if (this.#opts.transport === "image" || this.#h264Off()) return offer;
-    this.#h264 ??= probeH264();
+    this.#h264 ??= this.#route.available();
     const probe = await this.#h264;
     if (!probe.ok) {
       this.#noteVideoBroken(probe.reason);
@@ -716,6 +727,7 @@ export class Display implements AsyncDisposable {
       () => this.#schedulePump(),
       (reason) => this.#noteVideoBroken(reason, true),
       LADDER[Math.min(step, LADDER.length - 1)].fps < 1,
+      this.#route,
     );
     this.#videos.set(step, group);
     return group;
@@ -728,7 +740,7 @@ export class Display implements AsyncDisposable {
   /** Resting frames as clean, high-quality IDRs, once per version for every viewer. */
   #videoStillGroup(): EncodeGroup {
     if (this.#videoStill) return this.#videoStill.group;
-    const encoder = H264Encoder.open({ ...this.#videoSettings(), still: true });
+    const encoder = this.#route.open({ ...this.#videoSettings(), still: true });
     encoder.catch(() => {});
     const group = new EncodeGroup(
       "h264:still",

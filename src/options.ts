@@ -57,6 +57,14 @@ export interface DisplayOptions {
   gop?: number;
   /** x264 preset. Default `"ultrafast"`. */
   preset?: string;
+  /**
+   * The H.264 encoder: `"auto"` tries NVENC (NVIDIA's hardware encoder,
+   * through `libnvidia-encode.so.1`, or the path in `RFB_NVENC_LIBRARY`;
+   * `libcuda.so.1` or `RFB_CUDA_LIBRARY`) and uses libx264 when the driver
+   * is not there, or, with one log line saying why, when NVENC fails to
+   * open; `"nvenc"` uses NVENC only; `"x264"` libx264 only. Default `"auto"`.
+   */
+  encoder?: "auto" | "nvenc" | "x264";
   /** Seconds between IDRs made for viewers that join, drop or ask (shared by the group). Default 0.25. */
   minKeyframeInterval?: number;
   /**
@@ -210,6 +218,12 @@ export function resolveDisplayOptions(
   ) {
     fail(where, "transport", `"auto", "image" or "webcodecs"`, opts.transport);
   }
+  if (
+    opts.encoder !== undefined &&
+    !["auto", "nvenc", "x264"].includes(opts.encoder)
+  ) {
+    fail(where, "encoder", `"auto", "nvenc" or "x264"`, opts.encoder);
+  }
   if (opts.preset !== undefined && !X264_PRESETS.includes(opts.preset)) {
     fail(where, "preset", `one of ${X264_PRESETS.join(", ")}`, opts.preset);
   }
@@ -259,6 +273,7 @@ export function resolveDisplayOptions(
     fps: opts.fps ?? 60,
     gop: opts.gop ?? Math.round((opts.fps ?? 60) * 4),
     preset: opts.preset ?? "ultrafast",
+    encoder: opts.encoder ?? "auto",
     minKeyframeInterval: opts.minKeyframeInterval ?? 0.25,
     adaptive: opts.adaptive ?? false,
     maxInflight: opts.maxInflight ?? 2,

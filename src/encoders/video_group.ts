@@ -1,6 +1,7 @@
 /**
- * Encode once for every H.264 viewer. A `VideoGroup` owns one libx264
- * encoder for one size and rate, and numbers its chunks. Viewers that keep
+ * Encode once for every H.264 viewer. A `VideoGroup` owns one H.264
+ * encoder (libx264, or NVENC where the display's encoder route says so) for
+ * one size and rate, and numbers its chunks. Viewers that keep
  * up receive every chunk, the same bytes each. A viewer that falls behind,
  * joins late or asks for a keyframe is not served its own encode: it waits
  * at a keyframe gate (it gets nothing until an IDR), and asks the group for
@@ -20,7 +21,35 @@ import {
   H264Encoder,
   type H264Settings,
   pictureOf,
+  type RawPicture,
 } from "./h264.ts";
+
+/** What a group needs of an H.264 encoder (`H264Encoder` and `NvencEncoder` both fit). */
+export interface VideoEncoder {
+  /** The codec string from the stream's SPS. */
+  readonly codec: string;
+  /** Encode one picture (`keyframe` forces an IDR); null when nothing came out. */
+  encode(picture: RawPicture, keyframe: boolean): Promise<H264Chunk | null>;
+  /** Free the encoder once the encode in flight is done. */
+  close(): Promise<void>;
+}
+
+/** Where a group's encoders come from: opened for settings, and the codec string they will use. */
+export interface VideoEncoders {
+  /** Open an encoder for these settings. */
+  open(settings: H264Settings): Promise<VideoEncoder>;
+  /** The codec string an encoder opened for these settings will use. */
+  codec(settings: H264Settings): Promise<string>;
+}
+
+/**
+ * libx264 for every group: `H264Encoder.open`, and `probeCodec` for the
+ * codec string.
+ */
+export const X264_ENCODERS: VideoEncoders = {
+  open: (settings) => H264Encoder.open(settings),
+  codec: (settings) => probeCodec(settings),
+};
 
 /** One encoded access unit, shared by the group's viewers. */
 export interface VideoChunk {
@@ -64,27 +93,41 @@ export function probeCodec(s: H264Settings): Promise<string> {
   const key = `${s.width}x${s.height}@${s.fps}:${s.bitrate}:${s.preset}`;
   let p = codecCache.get(key);
   if (!p) {
-    p = (async () => {
-      const enc = await H264Encoder.open(s);
-      try {
-        const black = new Uint8Array(s.width * s.height * 3 / 2 | 0);
-        black.fill(16, 0, s.width * s.height);
-        black.fill(128, s.width * s.height);
-        await enc.encode({
-          data: black,
-          width: s.width,
-          height: s.height,
-          layout: "i420",
-        }, true);
-        return enc.codec;
-      } finally {
-        await enc.close();
-      }
-    })();
+    p = readCodec((settings) => H264Encoder.open(settings), s);
     p.catch(() => codecCache.delete(key));
     codecCache.set(key, p);
   }
   return p;
+}
+
+/**
+ * The codec string of an encoder from `open`, read from the SPS of a
+ * throwaway encode of a black frame (the encoder is closed after).
+ *
+ * @example
+ * ```ts ignore
+ * const codec = await readCodec(H264Encoder.open, { width: 64, height: 64, fps: 30, bitrate: 1e6, gop: 60, preset: "ultrafast" });
+ * ```
+ */
+export async function readCodec(
+  open: (settings: H264Settings) => Promise<VideoEncoder>,
+  s: H264Settings,
+): Promise<string> {
+  const enc = await open(s);
+  try {
+    const black = new Uint8Array(s.width * s.height * 3 / 2 | 0);
+    black.fill(16, 0, s.width * s.height);
+    black.fill(128, s.width * s.height);
+    await enc.encode({
+      data: black,
+      width: s.width,
+      height: s.height,
+      layout: "i420",
+    }, true);
+    return enc.codec;
+  } finally {
+    await enc.close();
+  }
 }
 
 /** A shared H.264 stream for the viewers of one display at one size and rate. */
@@ -103,7 +146,8 @@ export class VideoGroup {
   failures = 0;
   /** IDRs made on request (joins, drops, errors). */
   forcedKeyframes = 0;
-  #encoder: Promise<H264Encoder> | null = null;
+  #encoder: Promise<VideoEncoder> | null = null;
+  #encoders: VideoEncoders;
   #running = false;
   #index = 0;
   #wantKey = true; // the first chunk is an IDR
@@ -131,6 +175,7 @@ export class VideoGroup {
    * @param onIdle called after every encode, to look for more work
    * @param onBroken called once if the encoder cannot open
    * @param limitFps encode at most `settings.fps` frames a second (for reduced-rate steps)
+   * @param encoders where the encoder comes from (default: libx264)
    */
   constructor(
     key: string,
@@ -143,6 +188,7 @@ export class VideoGroup {
     onIdle: () => void,
     onBroken: (reason: string) => void,
     limitFps = false,
+    encoders: VideoEncoders = X264_ENCODERS,
   ) {
     this.key = key;
     this.settings = settings;
@@ -154,11 +200,12 @@ export class VideoGroup {
     this.#onIdle = onIdle;
     this.#onBroken = onBroken;
     this.#minFrameMs = limitFps ? 900 / settings.fps : 0;
+    this.#encoders = encoders;
   }
 
   /** The codec string viewers should configure (opens nothing shared). */
   codec(): Promise<string> {
-    return probeCodec(this.settings);
+    return this.#encoders.codec(this.settings);
   }
 
   /** Whether the group can no longer encode (closed, or its encoder failed to open). */
@@ -216,7 +263,7 @@ export class VideoGroup {
     this.#running = true;
     frame.refs++;
     const start = performance.now();
-    const opening = this.#encoder ??= H264Encoder.open(this.settings);
+    const opening = this.#encoder ??= this.#encoders.open(this.settings);
     opening.then(
       async (enc) => {
         const chunk = await enc.encode(pictureOf(frame), keyframe);

@@ -1,0 +1,157 @@
+/**
+ * Which H.264 encoder a display uses: NVENC or libx264. With `"auto"` (the
+ * default) NVENC is tried first; when the driver's libraries are not there
+ * (every machine without an NVIDIA driver) libx264 is used without a word,
+ * and when they load but NVENC fails to open (no NVENC engine, a refused
+ * setting, the session limit) the display logs one line saying why and uses
+ * libx264 from then on. `"nvenc"` uses NVENC only (a failure turns H.264
+ * off, and viewers get images); `"x264"` never tries NVENC.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log.ts";
+import { type H264Settings, probeH264 } from "./h264.ts";
+import {
+  NvencDriver,
+  type NvencLibraries,
+  nvencLoadError,
+  NvencUnavailable,
+} from "./nvenc.ts";
+import { NvencEncoder } from "./nvenc_encoder.ts";
+import {
+  readCodec,
+  type VideoEncoder,
+  type VideoEncoders,
+  X264_ENCODERS,
+} from "./video_group.ts";
+
+/** The `encoder` option: `"auto"` (NVENC when it opens, else libx264), `"nvenc"` or `"x264"`. */
+export type EncoderChoice = "auto" | "nvenc" | "x264";
+
+/**
+ * A display's H.264 encoders, chosen once: see the module doc.
+ *
+ * @example
+ * ```ts ignore
+ * const route = new EncoderRoute("auto", consoleLogger, "display 'default'");
+ * const enc = await route.open({ width: 1280, height: 720, fps: 60, bitrate: 4e6, gop: 240, preset: "ultrafast" });
+ * console.log(route.live, route.reason); // "x264", "libcuda.so.1 could not be loaded (...)"
+ * ```
+ */
+export class EncoderRoute implements VideoEncoders {
+  /** What was asked for. */
+  readonly choice: EncoderChoice;
+  /** The encoder in use: null until the first open decides. */
+  live: "nvenc" | "x264" | null;
+  /** Why `live` is what it is. */
+  reason: string;
+  #log: Logger;
+  #where: string;
+  #libraries: Partial<NvencLibraries>;
+  #fellBack = false;
+  #codecs = new Map<string, Promise<string>>();
+
+  /**
+   * @param choice `"auto"`, `"nvenc"` or `"x264"`
+   * @param log where the fallback line goes
+   * @param where who is speaking in that line, e.g. `display 'default'`
+   * @param libraries NVENC library paths (default: `RFB_CUDA_LIBRARY` / `RFB_NVENC_LIBRARY`, then the driver's)
+   */
+  constructor(
+    choice: EncoderChoice,
+    log: Logger,
+    where: string,
+    libraries: Partial<NvencLibraries> = {},
+  ) {
+    this.choice = choice;
+    this.#log = log;
+    this.#where = where;
+    this.#libraries = libraries;
+    this.live = choice === "x264" ? "x264" : null;
+    this.reason = choice === "x264" ? 'encoder: "x264"' : "not opened yet";
+  }
+
+  #useX264(): boolean {
+    if (this.choice === "auto" && this.live === null) {
+      // Without the driver's libraries (most machines) decide at once, before
+      // any throwaway encoder is opened for the codec string.
+      const missing = nvencLoadError(this.#libraries);
+      if (missing) this.#fallBack(missing, false);
+    }
+    return this.choice === "x264" || this.#fellBack;
+  }
+
+  #fallBack(why: string, say: boolean): void {
+    if (this.#fellBack) return;
+    this.#fellBack = true;
+    this.live = "x264";
+    this.reason = why;
+    if (say) {
+      this.#log(
+        "warn",
+        `${this.#where}: NVENC could not open (${why}); using libx264`,
+      );
+    }
+  }
+
+  /**
+   * Whether H.264 can be offered: libx264 loads, or (unless `"x264"`) the
+   * NVENC libraries load. Resolves to the reason when not.
+   */
+  async available(): Promise<{ ok: boolean; reason: string }> {
+    if (this.choice !== "nvenc") {
+      const x264 = await probeH264();
+      if (x264.ok || this.#useX264()) return x264;
+    }
+    try {
+      NvencDriver.load(this.#libraries).close();
+      return { ok: true, reason: "NVENC" };
+    } catch (err) {
+      return { ok: false, reason: (err as Error).message };
+    }
+  }
+
+  /** Open an encoder: NVENC first (unless `"x264"` or after a fallback), else libx264. */
+  async open(settings: H264Settings): Promise<VideoEncoder> {
+    if (this.#useX264()) return await X264_ENCODERS.open(settings);
+    if (this.choice === "auto" && (settings.width % 2 || settings.height % 2)) {
+      // NV12 needs even sizes, and so does libx264: let it refuse this size
+      // alone, without turning NVENC off for the display.
+      return await X264_ENCODERS.open(settings);
+    }
+    try {
+      const enc = await NvencEncoder.open(settings, {
+        libraries: this.#libraries,
+      });
+      if (!this.#fellBack) {
+        this.live = "nvenc";
+        this.reason = `NVENC (driver API ${enc.driverApi})`;
+      }
+      return enc;
+    } catch (err) {
+      if (this.choice === "nvenc") throw err;
+      // No driver at all is the common case: not worth a line. A driver
+      // that loads and refuses is: say why, once.
+      this.#fallBack(
+        (err as Error)?.message ?? String(err),
+        !(err instanceof NvencUnavailable && err.missing),
+      );
+      return await X264_ENCODERS.open(settings);
+    }
+  }
+
+  /** The codec string an encoder opened now for `settings` will use. */
+  codec(settings: H264Settings): Promise<string> {
+    if (this.#useX264()) return X264_ENCODERS.codec(settings);
+    const s = settings;
+    const key = `${s.width}x${s.height}@${s.fps}:${s.bitrate}:${s.preset}`;
+    let p = this.#codecs.get(key);
+    if (!p) {
+      p = readCodec((s) => this.open(s), settings);
+      p.catch(() => this.#codecs.delete(key));
+      this.#codecs.set(key, p);
+    }
+    return p;
+  }
+}
