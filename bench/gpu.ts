@@ -53,6 +53,7 @@ import {
   table,
 } from "./util.ts";
 import { openViewer, type ViewerMode } from "./viewers.ts";
+import { PLASMA_SHADER } from "../demo/scenes/gpu.ts";
 
 // ---------------------------------------------------------------- results
 
@@ -202,30 +203,6 @@ function defaults(width: number, height: number): H264Settings {
 
 // ---------------------------------------------------------------- scene
 
-/** The shader of demo/scenes/gpu.ts: moving plasma with a spinning ring. */
-const SHADER = /* wgsl */ `
-struct U { time: f32, cx: f32, cy: f32, aspect: f32 };
-@group(0) @binding(0) var<uniform> u: U;
-struct V { @builtin(position) pos: vec4f, @location(0) uv: vec2f };
-@vertex fn vs(@builtin(vertex_index) i: u32) -> V {
-  let p = vec2f(f32((i << 1u) & 2u), f32(i & 2u));
-  var out: V;
-  out.pos = vec4f(p * 2.0 - 1.0, 0.0, 1.0);
-  out.uv = vec2f(p.x, 1.0 - p.y);
-  return out;
-}
-@fragment fn fs(v: V) -> @location(0) vec4f {
-  let t = u.time;
-  let p = vec2f((v.uv.x - 0.5) * u.aspect, v.uv.y - 0.5);
-  var c = 0.5 + 0.5 * cos(vec3f(0.0, 2.1, 4.2) + t + 6.0 * (sin(p.x * 3.0 + t) + cos(p.y * 4.0 - t * 0.7)) * 0.3);
-  let q = vec2f((v.uv.x - u.cx) * u.aspect, v.uv.y - u.cy);
-  let a = atan2(q.y, q.x) + t * 2.0;
-  let r = length(q);
-  let ring = smoothstep(0.012, 0.0, abs(r - 0.18 - 0.02 * sin(a * 6.0)));
-  c = mix(c, vec3f(1.0, 1.0, 1.0), ring);
-  return vec4f(c, 1.0);
-}`;
-
 /** Renders the scene into rgba8unorm textures of one size. */
 class Scene {
   readonly width: number;
@@ -243,7 +220,7 @@ class Scene {
       size: 16,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    const module = device.createShaderModule({ code: SHADER });
+    const module = device.createShaderModule({ code: PLASMA_SHADER });
     this.#pipeline = device.createRenderPipeline({
       layout: "auto",
       vertex: { module, entryPoint: "vs" },

@@ -1,6 +1,6 @@
 /**
- * The H.264 benchmark (`deno task bench h264`). Prints Markdown tables and
- * writes the same text to `bench/out/h264.md`:
+ * The H.264 part of the benchmarks (`deno task bench h264`): Markdown
+ * tables, printed and handed to bench/main.ts.
  *
  * 1. x264 time per frame at 1280x720 and 1920x1080 with the default settings:
  *    `H264Encoder` on RGBA (the RGBA → I420 conversion shown apart), on
@@ -12,8 +12,7 @@
  *    separate process), against the encoder's own CPU time per frame.
  * 4. Sustained frame rate with one H.264 viewer: 1280x720 at 60 fps,
  *    1920x1080 at 30 fps.
- * 5. Glass-to-glass latency in Chromium, H.264 and JPEG: publish → drawn on
- *    the view's canvas, per frame, from the view's `frame` events.
+ *    The same against pdum.rfb's approach, one encoder per viewer.
  *
  * Frames come from `renderScene()`, pre-rendered: a ring of 60 frames (one
  * second of the scene at 60 fps) played forward then backward, so the motion
@@ -33,22 +32,22 @@ import {
   probeH264,
 } from "../src/encoders/h264.ts";
 import { defaultBitrate } from "../src/options.ts";
-import { browserMissing, launch } from "../tests/_browser.ts";
-import { renderScene } from "./scene.ts";
+import { Player, renderRing, RING } from "./scene.ts";
 import {
+  checkTarget,
   cpuModel,
   cpuMs,
   f1,
   f2,
   LoadMeter,
   mean,
-  met,
   publishAt,
   quantile,
   sleep,
   table,
 } from "./util.ts";
 import { openViewer, spawnViewers } from "./viewers.ts";
+import { servePerViewerEncoders } from "./baseline.ts";
 
 type Lib = typeof import("node-av/lib");
 type Consts = typeof import("node-av/constants");
@@ -57,7 +56,6 @@ interface Av {
   c: Consts;
 }
 
-const RING = 60; // distinct frames: one second of the scene at 60 fps
 const SIZES: ReadonlyArray<readonly [number, number]> = [
   [1280, 720],
   [1920, 1080],
@@ -81,19 +79,19 @@ const RATES_4: ReadonlyArray<{ width: number; height: number; fps: number }> = [
   { width: 1920, height: 1080, fps: 30 },
 ];
 const SECONDS_4 = 4;
-const FPS_5 = 30;
-const ROUNDS_5 = 2; // per transport, alternating
-const ROUND_MS_5 = 2500;
 const WARM_MS = 1000;
 
 const sizeName = (w: number, h: number) => `${w}x${h}`;
 const wsUrl = (d: Display) => `ws://127.0.0.1:${d.port}/`;
-const epochMs = () => performance.timeOrigin + performance.now();
 const asBuffer = (u: Uint8Array) =>
   Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 /** The encoder settings a display uses by default at this size and rate. */
-function defaults(width: number, height: number, fps: number): H264Settings {
+export function defaults(
+  width: number,
+  height: number,
+  fps: number,
+): H264Settings {
   return {
     width,
     height,
@@ -106,31 +104,6 @@ function defaults(width: number, height: number, fps: number): H264Settings {
 
 const loadavg = () => Deno.loadavg().map((l) => l.toFixed(2)).join(" / ");
 const mbps = (bps: number) => `${f2(bps / 1e6)} Mbit/s`;
-
-/** Frames of the scene, `1 / 60` s apart. */
-function renderRing(width: number, height: number): Uint8Array[] {
-  return Array.from({ length: RING }, (_, i) => {
-    const rgba = new Uint8Array(width * height * 4);
-    renderScene(rgba, width, height, 2 + i / 60);
-    return rgba;
-  });
-}
-
-/** Plays ring indices forward then backward, `step` frames per call. */
-class Player {
-  #k = 0;
-  #n: number;
-  #step: number;
-  constructor(n: number, step = 1) {
-    this.#n = n;
-    this.#step = step;
-  }
-  next(): number {
-    const period = 2 * (this.#n - 1);
-    const p = (this.#k++ * this.#step) % period;
-    return p < this.#n ? p : period - p;
-  }
-}
 
 /** RGBA → I420 with FFmpeg's scaler, as `H264Encoder` converts. */
 async function toI420(
@@ -490,7 +463,11 @@ async function part1(sizes: SizeData[]): Promise<Part1> {
         "",
         "",
         f1(s.total.length / s.wall * 1000),
-        `${f2(ratio)} ${met(ratio <= 1.5)}`,
+        checkTarget(
+          `H.264: server time <= 1.5x the encoder's (RGBA in), ${size}`,
+          `${f2(ratio)}x`,
+          ratio <= 1.5,
+        ),
       ],
     );
   }
@@ -714,7 +691,24 @@ async function referenceRun(
   return { cpu, p50: quantile(ms, 0.5) };
 }
 
-async function part3(size: SizeData): Promise<string> {
+/** Server CPU per frame and frames per viewer: ours against pdum.rfb's way. */
+export interface CostRow {
+  viewers: number;
+  /** Our server's CPU ms per published frame. */
+  oursMsPerFrame: number;
+  /** Chunks per second each of our viewers received (mean). */
+  oursFps: number;
+  /** The per-viewer-encoder server's CPU ms per published frame. */
+  baselineMsPerFrame: number;
+  /** Chunks per second each of its viewers received (mean). */
+  baselineFps: number;
+  /** Its CPU time / wall time (2.0 = both cores busy). */
+  baselineCpuShare: number;
+}
+
+async function part3(
+  size: SizeData,
+): Promise<{ text: string; cost: CostRow[] }> {
   const { width, height, ring, i420 } = size;
   const step = DEFAULT_FPS / FPS_3;
   const settings = defaults(width, height, FPS_3);
@@ -767,7 +761,52 @@ async function part3(size: SizeData): Promise<string> {
       wall,
     });
   }
+  // pdum.rfb's approach in the same run: one encoder per viewer.
+  const perViewer: typeof results = [];
+  for (const n of VIEWERS_3) {
+    const server = servePerViewerEncoders(settings);
+    const player = new Player(RING, step);
+    const publish = (f: Uint8Array) => server.publish(f);
+    const next = () => ring[player.next()];
+    const viewers = await spawnViewers(server.url, n, "h264");
+    await publishAt(publish, next, FPS_3, WARM_MS);
+    await sleep(100);
+    const m0 = await viewers.mark();
+    const e0 = server.encodes;
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const published = await publishAt(publish, next, FPS_3, SECONDS_3 * 1000);
+    await sleep(100);
+    const used = process.cpuUsage(c0);
+    const wall = performance.now() - t0;
+    const encodes = server.encodes - e0;
+    const m1 = await viewers.mark();
+    await viewers.quit();
+    await server.close();
+    perViewer.push({
+      n,
+      published,
+      encodes,
+      chunks: m1.frames.map((f, i) => f - m0.frames[i]),
+      keys: m1.keyframes.map((k, i) => k - m0.keyframes[i]),
+      cpu: (used.user + used.system) / 1000,
+      sys: used.system / 1000,
+      wall,
+    });
+  }
   const base = results[0].cpu / results[0].published;
+  const cost: CostRow[] = results.map((r, i) => {
+    const b = perViewer[i];
+    const seconds = (x: typeof r) => x.wall / 1000;
+    return {
+      viewers: r.n,
+      oursMsPerFrame: r.cpu / r.published,
+      oursFps: mean(r.chunks) / seconds(r),
+      baselineMsPerFrame: b.cpu / b.published,
+      baselineFps: mean(b.chunks) / seconds(b),
+      baselineCpuShare: b.cpu / b.wall,
+    };
+  });
   const rows = results.map((r) => {
     const perFrame = r.cpu / r.published;
     const ratio = perFrame / base;
@@ -781,11 +820,24 @@ async function part3(size: SizeData): Promise<string> {
       f2(r.sys / r.published),
       `${Math.round(r.cpu / r.wall * 100)}%`,
       f2(ratio),
-      r.n === 32 ? met(ratio <= 2) : "",
+      r.n === 32
+        ? checkTarget(
+          "H.264: 32 viewers <= 2x the server CPU per frame of one",
+          `${f2(ratio)}x`,
+          ratio <= 2,
+        )
+        : "",
     ];
   });
   const vsRgba = base / refRgba.cpu, vsI420 = base / refI420.cpu;
-  return [
+  const baselineRows = cost.map((c) => [
+    `${c.viewers}`,
+    `${f2(c.oursMsPerFrame)} / ${f2(c.baselineMsPerFrame)}`,
+    f2(c.baselineMsPerFrame / c.oursMsPerFrame),
+    `${f1(c.oursFps)} / ${f1(c.baselineFps)}`,
+    `${Math.round(c.baselineCpuShare * 100)}%`,
+  ]);
+  const text = [
     `## 3. Server CPU per frame against H.264 viewers (${
       sizeName(width, height)
     }, ${FPS_3} fps)`,
@@ -837,18 +889,45 @@ async function part3(size: SizeData): Promise<string> {
           f2(refRgba.cpu),
           f1(refRgba.p50),
           f2(base),
-          `${f2(vsRgba)} ${met(vsRgba <= 1.5)}`,
+          checkTarget(
+            "H.264: server CPU <= 1.5x the encoder's, RGBA in (conversion included)",
+            `${f2(vsRgba)}x`,
+            vsRgba <= 1.5,
+          ),
         ],
         [
           "x264 alone (I420 in)",
           f2(refI420.cpu),
           f1(refI420.p50),
           f2(base),
-          `${f2(vsI420)} ${met(vsI420 <= 1.5)}`,
+          checkTarget(
+            "H.264: server CPU <= 1.5x x264 alone (I420 in)",
+            `${f2(vsI420)}x`,
+            vsI420 <= 1.5,
+          ),
         ],
       ],
     ),
+    "",
+    "Baseline in the same run, pdum.rfb's approach: one encoder per viewer " +
+    "(bench/baseline.ts `servePerViewerEncoders`: an `H264Encoder` with the " +
+    "same settings per connection, fed the newest frame whenever its encode " +
+    "and its 2-frame window allow; same frames, same rate, same viewers). " +
+    "Per-viewer fps = chunks each viewer received per second (the frames " +
+    `published: ${FPS_3}/s).`,
+    "",
+    table(
+      [
+        "viewers",
+        "CPU ms/frame, ours / one encoder per viewer",
+        "baseline ÷ ours",
+        "fps per viewer, ours / baseline",
+        "baseline server CPU",
+      ],
+      baselineRows,
+    ),
   ].join("\n");
+  return { text, cost };
 }
 
 // ---------------------------------------------------------------- part 4
@@ -894,7 +973,11 @@ async function part4(sizes: SizeData[]): Promise<string> {
       f1(encMs),
       f1(kib),
       `${Math.round(cpu / (secs * 1000) * 100)}%`,
-      `${f1(delivered)} / ${fps} ${met(delivered >= fps * 0.98)}`,
+      checkTarget(
+        `H.264: sustained ${fps} fps at ${sizeName(width, height)}, one viewer`,
+        `${f1(delivered)} fps`,
+        delivered >= fps * 0.98,
+      ),
     ]);
   }
   return [
@@ -928,206 +1011,6 @@ async function part4(sizes: SizeData[]): Promise<string> {
 
 // ---------------------------------------------------------------- part 5
 
-interface LatencyRound {
-  published: number;
-  /** Publish → drawn on the page's canvas, ms. */
-  lat: number[];
-  /** Publish → chunk at a loopback viewer in this process, ms. */
-  server: number[];
-  encodeMs: number;
-  encodes: number;
-}
-
-/** One round: a fresh page on `transport`, warm-up, then a measured window. */
-async function latencyRound(
-  browser: import("playwright-core").Browser,
-  display: Display,
-  transport: "webcodecs" | "image",
-  next: () => Uint8Array,
-): Promise<LatencyRound & { offset: number; rtt: number }> {
-  const page = await browser.newPage({
-    viewport: { width: display.width, height: display.height },
-    deviceScaleFactor: 1,
-  });
-  // A headless viewer in this process on the same transport: what the
-  // server side of the latency is under the same load (it shares the encode).
-  const loopback = await openViewer(
-    wsUrl(display),
-    transport === "webcodecs" ? "h264" : "rfb",
-  );
-  try {
-    await page.goto(`${display.url}?transport=${transport}`);
-    await page.waitForFunction(
-      `globalThis.rfb?.view.status === "negotiated"`,
-      undefined,
-      { timeout: 15_000 },
-    );
-    const chosen = await page.evaluate(`globalThis.rfb.view.config?.transport`);
-    if (chosen !== transport) {
-      throw new Error(`asked for ${transport}, the server chose ${chosen}`);
-    }
-    await page.evaluate(`(() => {
-      globalThis.__lat = [];
-      globalThis.rfb.view.addEventListener("frame", (e) => {
-        const d = e.detail;
-        if (d.latencyMs !== null) globalThis.__lat.push([d.timestampUs, d.latencyMs]);
-      });
-    })()`);
-    const server: Array<[number, number]> = [];
-    let listening = true;
-    const listen = (async () => {
-      while (listening) {
-        const f = await Promise.race([loopback.nextFrame(), sleep(200)]);
-        if (f) server.push([f.timestampUs, epochMs() - f.timestampUs / 1000]);
-      }
-    })();
-    const publish = (f: Uint8Array) => display.publish(f);
-    await publishAt(publish, next, FPS_5, WARM_MS);
-    const startUs = epochMs() * 1000;
-    const s0 = display.stats();
-    const published = await publishAt(publish, next, FPS_5, ROUND_MS_5);
-    const endUs = epochMs() * 1000;
-    const s1 = display.stats();
-    await sleep(300); // the last frames reach the canvas
-    listening = false;
-    await listen;
-    const inWindow = (xs: Array<[number, number]>) =>
-      xs.filter(([ts]) => ts >= startUs && ts <= endUs).map(([, l]) => l);
-    const lat = inWindow(
-      await page.evaluate(`globalThis.__lat`) as Array<[number, number]>,
-    );
-    // The page's clock against ours (the worker's runs on the same base).
-    let best = { rtt: Infinity, offset: 0 };
-    for (let k = 0; k < 5; k++) {
-      const a = epochMs();
-      const p = await page.evaluate(
-        `performance.timeOrigin + performance.now()`,
-      ) as number;
-      const b = epochMs();
-      if (b - a < best.rtt) best = { rtt: b - a, offset: p - (a + b) / 2 };
-    }
-    return {
-      published,
-      lat,
-      server: inWindow(server),
-      encodeMs: s1.encodeMsMean * s1.encodes - s0.encodeMsMean * s0.encodes,
-      encodes: s1.encodes - s0.encodes,
-      ...best,
-    };
-  } finally {
-    await loopback.close();
-    await page.close();
-  }
-}
-
-async function part5(size: SizeData): Promise<string> {
-  const head = [
-    "## 5. Glass-to-glass latency in Chromium, 1280x720 at 30 fps",
-    "",
-  ];
-  const missing = browserMissing();
-  if (missing) return [...head, `Skipped: ${missing}.`].join("\n");
-  const { width, height, ring } = size;
-  const display = await serve(width, height, {
-    port: 0,
-    logger: silentLogger,
-    stillAfter: false,
-    fps: FPS_5,
-  });
-  const player = new Player(RING, DEFAULT_FPS / FPS_5);
-  const next = () => ring[player.next()];
-  const transports = [
-    { name: "H.264 (WebCodecs)", param: "webcodecs", p50: 16 },
-    { name: "JPEG q80 (createImageBitmap)", param: "image", p50: 25 },
-  ] as const;
-  const rounds = transports.map(() => [] as LatencyRound[]);
-  const clocks: string[] = [];
-  let chromium = "";
-  const browser = await launch();
-  try {
-    chromium = browser.version();
-    for (let round = 0; round < ROUNDS_5; round++) {
-      for (let i = 0; i < transports.length; i++) {
-        const r = await latencyRound(
-          browser,
-          display,
-          transports[i].param,
-          next,
-        );
-        rounds[i].push(r);
-        clocks.push(`${f1(r.offset)} ± ${f1(r.rtt / 2)}`);
-      }
-    }
-  } finally {
-    await browser.close();
-    await display.close();
-  }
-  const rows = transports.map((t, i) => {
-    const rs = rounds[i];
-    const lat = rs.flatMap((r) => r.lat), server = rs.flatMap((r) => r.server);
-    const sum = (f: (r: LatencyRound) => number) =>
-      rs.reduce((a, r) => a + f(r), 0);
-    const p50 = quantile(lat, 0.5), p95 = quantile(lat, 0.95);
-    return [
-      t.name,
-      `${sum((r) => r.published)}`,
-      `${lat.length}`,
-      f1(sum((r) => r.encodeMs) / sum((r) => r.encodes)),
-      `${f1(quantile(server, 0.5))} / ${f1(quantile(server, 0.95))}`,
-      f1(p50),
-      f1(p95),
-      f1(mean(lat)),
-      f1(Math.max(...lat)),
-      rs.map((r) => f1(quantile(r.lat, 0.5))).join(", "),
-      `<= ${t.p50}: ${met(p50 <= t.p50)}`,
-      `<= 33: ${met(p95 <= 33)}`,
-    ];
-  });
-  return [
-    ...head,
-    `One \`serve()\` display (transport auto, JPEG q80, fps ${FPS_5}, ` +
-    `stillAfter false); Chromium ${chromium} (headless, --disable-gpu, ` +
-    `${width}x${height} window, DPR 1) opens the built-in page with ` +
-    "`?transport=webcodecs` or `?transport=image`, a fresh page per round, " +
-    `${ROUNDS_5} rounds per transport, alternating. Latency per frame comes ` +
-    "from the view's `frame` events (`globalThis.rfb.view`): " +
-    "`displayedAt − timestampUs`, i.e. from `publish()` (server clock) to " +
-    "the moment the client's worker has drawn the frame on the view's canvas " +
-    "(browser clock; same host, checked below). Not included: the " +
-    "compositor putting the canvas on screen (up to one display refresh). " +
-    `Each round: ${WARM_MS / 1000} s warm-up, then ${
-      ROUND_MS_5 / 1000
-    } s measured ` +
-    `at ${FPS_5} fps; only frames published in the window count. Server ` +
-    "part: publish → the same frame at a headless viewer in the server " +
-    "process on the same transport (it shares the page's encode), i.e. " +
-    "encode + send; the rest of the latency is the browser's (socket → " +
-    "worker, decode, draw). Encode ms = the display's mean encode time.",
-    "",
-    table(
-      [
-        "transport",
-        "published",
-        "displayed",
-        "encode ms",
-        "server part p50 / p95",
-        "latency p50 ms",
-        "p95",
-        "mean",
-        "max",
-        "p50 per round",
-        "target p50",
-        "target p95",
-      ],
-      rows,
-    ),
-    "",
-    `Clock check, page clock − server clock per round (ms): ${
-      clocks.join(", ")
-    }.`,
-  ].join("\n");
-}
-
 // ---------------------------------------------------------------- main
 
 async function header(render: string[]): Promise<string> {
@@ -1142,7 +1025,7 @@ async function header(render: string[]): Promise<string> {
     nodeAv = pkg.version;
   } catch { /* not installed locally */ }
   return [
-    "# @rfb/core H.264 benchmark",
+    "## H.264 path",
     "",
     `- date: ${new Date().toISOString()}`,
     `- Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os}/${Deno.build.arch}`,
@@ -1155,12 +1038,33 @@ async function header(render: string[]): Promise<string> {
   ].join("\n");
 }
 
-/** Run the H.264 benchmark, print its tables and write `bench/out/h264.md`. */
-export async function h264Benchmark(): Promise<void> {
+/** What the H.264 part hands back to the full run. */
+export interface H264Report {
+  /** Markdown: the setup, then one section per part. */
+  text: string;
+  /** Part 3: server CPU per frame, ours against one encoder per viewer. */
+  cost: CostRow[];
+  /** The pre-rendered frames per size ("1280x720"), for later parts. */
+  rings: Map<string, Uint8Array[]>;
+}
+
+/**
+ * Run the H.264 benchmark and print its tables; `rings` may bring frames
+ * already rendered. Resolves to null when libx264 is missing (said why).
+ *
+ * @example
+ * ```ts ignore
+ * const report = await h264Benchmark();
+ * if (report) await Deno.writeTextFile("h264.md", report.text);
+ * ```
+ */
+export async function h264Benchmark(
+  rings: Map<string, Uint8Array[]> = new Map(),
+): Promise<H264Report | null> {
   const probe = await probeH264();
   if (!probe.ok) {
-    console.log(`# @rfb/core H.264 benchmark\n\nSkipped: ${probe.reason}.\n`);
-    return;
+    console.log(`## H.264 path\n\nSkipped: ${probe.reason}.\n`);
+    return null;
   }
   const [lib, c] = await Promise.all([
     import("node-av/lib"),
@@ -1172,13 +1076,11 @@ export async function h264Benchmark(): Promise<void> {
   const render: string[] = [];
   const sizes: SizeData[] = [];
   for (const [width, height] of SIZES) {
+    const key = sizeName(width, height);
     const t0 = performance.now();
-    const ring = renderRing(width, height);
-    render.push(
-      `${sizeName(width, height)} ${
-        f1((performance.now() - t0) / RING)
-      } ms each`,
-    );
+    const ring = rings.get(key) ?? renderRing(width, height);
+    rings.set(key, ring);
+    render.push(`${key} ${f1((performance.now() - t0) / RING)} ms each`);
     sizes.push({
       width,
       height,
@@ -1200,7 +1102,7 @@ export async function h264Benchmark(): Promise<void> {
     background.push(`${name}: ${pct(load.others)}`);
     const text = typeof result === "string" ? result : result.text;
     const note = `Share of the machine's CPU time during this section: ` +
-      `this benchmark (its viewer processes and Chromium included) ` +
+      `this benchmark (its viewer processes included) ` +
       `${pct(load.ours)}, other processes ${pct(load.others)}.`;
     sections.push(`${text}\n\n${note}`);
     console.log(`${text}\n\n${note}\n`);
@@ -1208,22 +1110,14 @@ export async function h264Benchmark(): Promise<void> {
   };
   const one = await run("1", () => part1(sizes));
   await run("2", () => part2(av, sizes, one.streams));
-  await run("3", () => part3(sizes[0]));
+  const three = await run("3", () => part3(sizes[0]));
   await run("4", () => part4(sizes));
-  await run("5", () => part5(sizes[0]));
   const total =
-    `Total time: ${
+    `Time for the H.264 part: ${
       f1((performance.now() - started) / 1000)
     } s; load average at the end: ${loadavg()}; other processes' share of ` +
     `the CPU per section: ${background.join(", ")}.`;
   sections.push(total);
   console.log(total);
-  const out = new URL("./out/", import.meta.url);
-  await Deno.mkdir(out, { recursive: true });
-  await Deno.writeTextFile(
-    new URL("h264.md", out),
-    sections.join("\n\n") + "\n",
-  );
+  return { text: sections.join("\n\n"), cost: three.cost, rings };
 }
-
-if (import.meta.main) await h264Benchmark();

@@ -261,3 +261,53 @@ export function renderScene(
   );
   if (!aligned) buf.set(new Uint8Array(px.buffer, 0, n * 4));
 }
+
+/** Frames in a pre-rendered ring: one second of the scene at 60 fps. */
+export const RING = 60;
+
+/**
+ * `RING` frames of the scene, `1 / 60` s apart, pre-rendered so rendering
+ * stays out of measured time.
+ *
+ * @example
+ * ```ts
+ * import { renderRing } from "./scene.ts";
+ * console.log(renderRing(64, 32).length); // 60
+ * ```
+ */
+export function renderRing(width: number, height: number): Uint8Array[] {
+  return Array.from({ length: RING }, (_, i) => {
+    const rgba = new Uint8Array(width * height * 4);
+    renderScene(rgba, width, height, 2 + i / 60);
+    return rgba;
+  });
+}
+
+/**
+ * Plays ring indices forward then backward, `step` frames per call, so the
+ * motion never jumps; a 30 fps stream takes `step` 2 and the scene moves at
+ * the same speed as at 60.
+ *
+ * @example
+ * ```ts
+ * import { Player } from "./scene.ts";
+ * const p = new Player(3);
+ * console.log([p.next(), p.next(), p.next(), p.next()]); // [0, 1, 2, 1]
+ * ```
+ */
+export class Player {
+  #k = 0;
+  #n: number;
+  #step: number;
+  /** @param n ring length; @param step frames advanced per call */
+  constructor(n: number, step = 1) {
+    this.#n = n;
+    this.#step = step;
+  }
+  /** The next ring index. */
+  next(): number {
+    const period = 2 * (this.#n - 1);
+    const p = (this.#k++ * this.#step) % period;
+    return p < this.#n ? p : period - p;
+  }
+}

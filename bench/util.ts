@@ -212,3 +212,35 @@ export class LoadMeter {
     }
   }
 }
+
+/** One DESIGN.md target as measured in this run. */
+export interface TargetCheck {
+  /** The target, e.g. "H.264 server time <= 1.5x the codec's, 720p". */
+  target: string;
+  /** What was measured, e.g. "1.18x". */
+  result: string;
+  /** Whether it was met. */
+  ok: boolean;
+}
+
+/** Every target checked in this run, in order (read by bench/main.ts). */
+export const targetChecks: TargetCheck[] = [];
+
+/**
+ * Record a target's outcome for the summary and return `"<result> met"` or
+ * `"<result> not met"` for the section's own table.
+ *
+ * @example
+ * ```ts
+ * import { checkTarget } from "./util.ts";
+ * console.log(checkTarget("ratio <= 1.5x", "1.20x", 1.2 <= 1.5)); // "1.20x met"
+ * ```
+ */
+export function checkTarget(
+  target: string,
+  result: string,
+  ok: boolean,
+): string {
+  targetChecks.push({ target, result, ok });
+  return `${result} ${met(ok)}`;
+}

@@ -15,7 +15,8 @@ import {
   requestGpu,
 } from "../../mod.ts";
 
-const SHADER = `
+/** The scene's WGSL: moving plasma with a spinning ring (uniforms: time, ring centre, aspect). */
+export const PLASMA_SHADER = `
 struct U { time: f32, cx: f32, cy: f32, aspect: f32 };
 @group(0) @binding(0) var<uniform> u: U;
 struct V { @builtin(position) pos: vec4f, @location(0) uv: vec2f };
@@ -72,7 +73,7 @@ export async function gpuScene(display: Display): Promise<GpuScene | string> {
     size: 16,
     usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
   });
-  const module = device.createShaderModule({ code: SHADER });
+  const module = device.createShaderModule({ code: PLASMA_SHADER });
   const pipeline = device.createRenderPipeline({
     layout: "auto",
     vertex: { module, entryPoint: "vs" },
