@@ -152,18 +152,104 @@ async function checkWebGpu(): Promise<Check> {
   }
 }
 
-/** NVENC: the driver's libraries, API version negotiation, and whether an encode session opens. */
-async function checkNvenc(): Promise<Check> {
+/**
+ * NVENC: the driver's libraries (`RFB_CUDA_LIBRARY` / `RFB_NVENC_LIBRARY`
+ * when set), API version negotiation, whether an encode session opens, and
+ * whether a 1280x720 NV12 frame encodes to an IDR.
+ */
+async function checkNvenc(): Promise<{ check: Check; live: boolean }> {
   const { probeNvenc } = await import("./encoders/nvenc.ts");
+  const name = "NVENC (GPU H.264)";
   const probe = probeNvenc();
-  return {
-    name: "NVENC (GPU H.264)",
-    status: probe.ok ? "ok" : "missing",
-    detail: probe.ok
-      ? `${probe.reason}; this version still encodes with libx264`
-      : probe.reason,
-    core: false,
-  };
+  if (!probe.ok) {
+    return {
+      check: { name, status: "missing", detail: probe.reason, core: false },
+      live: false,
+    };
+  }
+  try {
+    const { NvencEncoder } = await import("./encoders/nvenc_encoder.ts");
+    const { nalTypes } = await import("./encoders/h264.ts");
+    const w = 1280, h = 720;
+    const enc = await NvencEncoder.open({
+      width: w,
+      height: h,
+      fps: 60,
+      bitrate: 4e6,
+      gop: 240,
+      preset: "ultrafast",
+    });
+    try {
+      const nv12 = new Uint8Array(w * h * 3 / 2);
+      for (let i = 0; i < nv12.length; i++) nv12[i] = (i * 13) & 255;
+      const picture = {
+        data: nv12,
+        width: w,
+        height: h,
+        layout: "nv12" as const,
+      };
+      await enc.encode(picture, true);
+      const [chunk, ms] = await timed(() => enc.encode(picture, true));
+      if (!chunk || !nalTypes(chunk.data).includes(5)) {
+        throw new Error("no IDR came out");
+      }
+      return {
+        check: {
+          name,
+          status: "ok",
+          detail: `${probe.reason}; ${enc.codec}; 1280x720 NV12 IDR in ${
+            ms.toFixed(1)
+          } ms (copy ${enc.convertMs.toFixed(1)} ms, pitch ${enc.pitch}), ${
+            (chunk.data.length / 1024).toFixed(0)
+          } KiB`,
+          core: false,
+        },
+        live: true,
+      };
+    } finally {
+      await enc.close();
+    }
+  } catch (err) {
+    return {
+      check: {
+        name,
+        status: "broken",
+        detail: `${probe.reason}, but encoding failed: ${
+          (err as Error).message.split("\n")[0]
+        }`,
+        core: false,
+      },
+      live: false,
+    };
+  }
+}
+
+/** The H.264 encoder displays will use with `encoder: "auto"`, and why. */
+function checkRoute(
+  nvenc: { check: Check; live: boolean },
+  x264: Check,
+): Check {
+  const name = "H.264 encoder";
+  if (nvenc.live) {
+    return {
+      name,
+      status: "ok",
+      detail: "NVENC (preferred over libx264)",
+      core: false,
+    };
+  }
+  const detail = nvenc.check.detail.replace(/; H\.264 uses libx264$/, "");
+  const why = nvenc.check.status === "broken"
+    ? `NVENC opens but fails: ${detail}`
+    : `no NVENC: ${detail}`;
+  return x264.status === "ok"
+    ? { name, status: "ok", detail: `libx264 (${why})`, core: false }
+    : {
+      name,
+      status: "missing",
+      detail: `none: libx264 is ${x264.status} (${x264.detail}); ${why}`,
+      core: false,
+    };
 }
 
 function checkFile(name: string, path: string, hint: string): Check {
@@ -185,12 +271,15 @@ function checkFile(name: string, path: string, hint: string): Check {
  * ```
  */
 export async function runChecks(): Promise<Check[]> {
+  const x264 = await checkNodeAv();
+  const nvenc = await checkNvenc();
   return [
     { name: "Deno", status: "ok", detail: Deno.version.deno, core: true },
     await checkSharp(),
-    await checkNodeAv(),
+    x264,
     await checkWebGpu(),
-    await checkNvenc(),
+    nvenc.check,
+    checkRoute(nvenc, x264),
     checkFile(
       "Chromium (browser tests)",
       Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
@@ -235,12 +324,16 @@ export function verdict(checks: Check[]): { code: number; message: string } {
       }.`,
     };
   }
-  const h264 =
+  const route = checks.find((c) => c.name === "H.264 encoder");
+  const nvenc = route?.status === "ok" && route.detail.startsWith("NVENC");
+  const h264 = nvenc ||
     checks.find((c) => c.name.startsWith("node-av"))?.status === "ok";
   return {
     code: 0,
     message: h264
-      ? "Recommended path: H.264 (libx264) for browsers with WebCodecs, JPEG for the rest."
+      ? `Recommended path: H.264 (${
+        nvenc ? "NVENC" : "libx264"
+      }) for browsers with WebCodecs, JPEG for the rest.`
       : "Recommended path: the image transport (JPEG live, PNG stills) on sharp.",
   };
 }

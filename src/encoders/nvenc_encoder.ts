@@ -10,7 +10,8 @@
  * no B-frames (IPP), zero reorder delay, no lookahead, CBR at the target
  * bitrate with about 1.5 frames of VBV, an IDR every `gop` frames (and on
  * request), SPS/PPS repeated on every IDR, one slice, and a VUI that says
- * BT.709 limited range. Stills are constant-QP intra pictures.
+ * BT.709 limited range. Stills are constant-QP intra pictures. The x264
+ * `preset` setting does not apply.
  *
  * Input goes through one NV12 input buffer in host memory (the copy
  * respects the pitch the driver returns); RGBA, RGB and gray input is
