@@ -721,7 +721,7 @@ function load<S extends Deno.ForeignLibraryInterface>(
   }
   if (!allowed) {
     throw new NvencUnavailable(
-      `${name} was not loaded: FFI is not allowed (run with --allow-ffi); H.264 uses libx264`,
+      `${name} was not loaded: FFI is not allowed (run with --allow-ffi)`,
       true,
     );
   }
@@ -734,7 +734,7 @@ function load<S extends Deno.ForeignLibraryInterface>(
       "",
     );
     throw new NvencUnavailable(
-      `${name} could not be loaded (${why}): no NVIDIA driver here; H.264 uses libx264`,
+      `${name} could not be loaded (${why}): no NVIDIA driver here`,
       true,
     );
   }
@@ -981,11 +981,14 @@ export function probeNvenc(
   } catch (err) {
     const driverApi = driver?.driverApi ??
       ((err as Error).cause as { driverApi?: string } | undefined)?.driverApi;
+    const missing = err instanceof NvencUnavailable && err.missing;
     return {
       ok: false,
       driverApi,
-      missing: err instanceof NvencUnavailable && err.missing,
-      reason: (err as Error).message,
+      missing,
+      reason: `${(err as Error).message}${
+        missing ? "; H.264 uses libx264" : ""
+      }`,
     };
   } finally {
     driver?.close();

@@ -452,9 +452,10 @@ export class NvencEncoder {
     if (this.#closing) return this.#closing;
     this.#closed = true;
     const free = () => this.#destroy(this.#session);
-    this.#closing = this.#busy.then(free, free).finally(() =>
+    // Never rejects: a display closing its encoders must not fail on one.
+    this.#closing = this.#busy.then(free, free).catch(() => {}).finally(() =>
       this.#driver.close()
-    );
+    ).catch(() => {});
     return this.#closing;
   }
 
