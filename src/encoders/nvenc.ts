@@ -253,7 +253,15 @@ export function guid(text: string): Uint8Array {
   ]);
 }
 
-/** The GUIDs this module uses (from `nvEncodeAPI.h`, API 9.0). */
+/**
+ * The GUIDs this module uses (from `nvEncodeAPI.h`, API 9.0), as stored in C.
+ *
+ * @example
+ * ```ts
+ * import { GUIDS } from "./nvenc.ts";
+ * console.log(GUIDS.codecH264.length); // 16
+ * ```
+ */
 export const GUIDS: Readonly<Record<string, Uint8Array>> = {
   /** `NV_ENC_CODEC_H264_GUID`. */
   codecH264: guid("6BC82762-4E63-4CA4-AA85-1E50F321F6BF"),
@@ -263,7 +271,15 @@ export const GUIDS: Readonly<Record<string, Uint8Array>> = {
   presetLowLatencyHq: guid("C5F733B9-EA97-4CF9-BEC2-BF78A74FD105"),
 };
 
-/** Version words of the structures used here (`NV_ENC_*_VER` in the header). */
+/**
+ * Version words of the structures used here (`NV_ENC_*_VER` in the header).
+ *
+ * @example
+ * ```ts
+ * import { STRUCT_VERSIONS } from "./nvenc.ts";
+ * console.log(STRUCT_VERSIONS.config.toString(16)); // "f0070009"
+ * ```
+ */
 export const STRUCT_VERSIONS: Readonly<Record<string, number>> = {
   /** `NV_ENC_CONFIG_VER`: version 7 with bit 31 set. */
   config: (structVersion(7) | 0x80000000) >>> 0,
@@ -285,7 +301,15 @@ export const STRUCT_VERSIONS: Readonly<Record<string, number>> = {
   rcParams: structVersion(1),
 };
 
-/** Enum values and bitfield bits used here (from `nvEncodeAPI.h`, API 9.0). */
+/**
+ * Enum values and bitfield bits used here (from `nvEncodeAPI.h`, API 9.0).
+ *
+ * @example
+ * ```ts
+ * import { NV } from "./nvenc.ts";
+ * const flags = NV.PIC_FLAG_FORCEIDR | NV.PIC_FLAG_OUTPUT_SPSPPS; // 6
+ * ```
+ */
 export const NV = {
   /** `NV_ENC_SUCCESS`. */
   SUCCESS: 0,
@@ -412,7 +436,15 @@ export const CODEC_CONFIG: CStruct = layoutUnion([
   ["reserved", "u32", 320],
 ]);
 
-/** `NV_ENC_CONFIG` (3584 bytes, version 7). */
+/**
+ * `NV_ENC_CONFIG` (3584 bytes, version 7). Nested fields are named by path.
+ *
+ * @example
+ * ```ts
+ * import { CONFIG } from "./nvenc.ts";
+ * console.log(CONFIG.offsets["encodeCodecConfig.h264Config.idrPeriod"]); // 176
+ * ```
+ */
 export const CONFIG: CStruct = layoutStruct([
   ["version", "u32"],
   ["profileGUID", "guid"],
@@ -590,7 +622,16 @@ export const LOCK_BITSTREAM: CStruct = layoutStruct([
   ["reserved2", "ptr", 64],
 ]);
 
-/** Why NVENC cannot be used here. */
+/**
+ * Why NVENC cannot be used here.
+ *
+ * @example
+ * ```ts
+ * import { NvencUnavailable } from "./nvenc.ts";
+ * const err = new NvencUnavailable("libcuda.so.1 could not be loaded", true);
+ * console.log(err.missing); // true
+ * ```
+ */
 export class NvencUnavailable extends Error {
   /** True when the driver's libraries are not there at all (no NVIDIA driver, or no FFI permission). */
   readonly missing: boolean;

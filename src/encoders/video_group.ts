@@ -45,6 +45,12 @@ export interface VideoEncoders {
 /**
  * libx264 for every group: `H264Encoder.open`, and `probeCodec` for the
  * codec string.
+ *
+ * @example
+ * ```ts ignore
+ * const enc = await X264_ENCODERS.open({ width: 64, height: 64, fps: 30, bitrate: 1e6, gop: 60, preset: "ultrafast" });
+ * await enc.close();
+ * ```
  */
 export const X264_ENCODERS: VideoEncoders = {
   open: (settings) => H264Encoder.open(settings),
