@@ -28,31 +28,42 @@ export function rgbaToYuv(
   layout: YuvLayout,
 ): Uint8Array {
   const out = new Uint8Array(width * height * 3 / 2);
-  const q = (v: number) => Math.min(255, Math.max(0, Math.round(v)));
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 4;
-      const r = rgba[i] / 255, g = rgba[i + 1] / 255, b = rgba[i + 2] / 255;
-      out[y * width + x] = q(16 + 219 * (0.2126 * r + 0.7152 * g + 0.0722 * b));
-    }
-  }
   const ySize = width * height, cw = width / 2;
-  for (let cy = 0; cy < height / 2; cy++) {
-    for (let cx = 0; cx < cw; cx++) {
-      let cb = 0, cr = 0;
-      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
-        const i = ((cy * 2 + dy) * width + cx * 2 + dx) * 4;
-        const r = rgba[i] / 255, g = rgba[i + 1] / 255, b = rgba[i + 2] / 255;
-        cb += 128 + 224 * (-0.1146 * r - 0.3854 * g + 0.5 * b);
-        cr += 128 + 224 * (0.5 * r - 0.4542 * g - 0.0458 * b);
-      }
-      if (layout === "nv12") {
-        out[ySize + cy * width + cx * 2] = q(cb / 4);
-        out[ySize + cy * width + cx * 2 + 1] = q(cr / 4);
-      } else {
-        out[ySize + cy * cw + cx] = q(cb / 4);
-        out[ySize + ySize / 4 + cy * cw + cx] = q(cr / 4);
-      }
+  // Coefficients on 0-255 values (the formulas scaled by 1/255). Luma stays
+  // within 16-235 and needs no clamp; `(v + 0.5) | 0` rounds as Math.round
+  // does for positive values.
+  const kr = 219 * 0.2126 / 255, kg = 219 * 0.7152 / 255;
+  const kb = 219 * 0.0722 / 255;
+  const ur = 224 * -0.1146 / 255 / 4, ug = 224 * -0.3854 / 255 / 4;
+  const ub = 224 * 0.5 / 255 / 4;
+  const vr = 224 * 0.5 / 255 / 4, vg = 224 * -0.4542 / 255 / 4;
+  const vb = 224 * -0.0458 / 255 / 4;
+  const nv12 = layout === "nv12";
+  const uBase = ySize, vBase = ySize + ySize / 4;
+  // One 2x2 block per step: four luma samples and their averaged chroma.
+  for (let cy = 0; cy < height >> 1; cy++) {
+    const p0 = cy * 2 * width, p1 = p0 + width;
+    const c0 = nv12 ? ySize + cy * width : uBase + cy * cw;
+    const c1 = nv12 ? c0 + 1 : vBase + cy * cw;
+    const step = nv12 ? 2 : 1;
+    for (let x = 0, c = 0; x < width; x += 2, c += step) {
+      let i = (p0 + x) * 4;
+      let r = rgba[i], g = rgba[i + 1], b = rgba[i + 2];
+      out[p0 + x] = (16.5 + kr * r + kg * g + kb * b) | 0;
+      let sr = r, sg = g, sb = b;
+      r = rgba[i + 4], g = rgba[i + 5], b = rgba[i + 6];
+      out[p0 + x + 1] = (16.5 + kr * r + kg * g + kb * b) | 0;
+      sr += r, sg += g, sb += b;
+      i = (p1 + x) * 4;
+      r = rgba[i], g = rgba[i + 1], b = rgba[i + 2];
+      out[p1 + x] = (16.5 + kr * r + kg * g + kb * b) | 0;
+      sr += r, sg += g, sb += b;
+      r = rgba[i + 4], g = rgba[i + 5], b = rgba[i + 6];
+      out[p1 + x + 1] = (16.5 + kr * r + kg * g + kb * b) | 0;
+      sr += r, sg += g, sb += b;
+      // Chroma stays within 16-240 too.
+      out[c0 + c] = (128.5 + ur * sr + ug * sg + ub * sb) | 0;
+      out[c1 + c] = (128.5 + vr * sr + vg * sg + vb * sb) | 0;
     }
   }
   return out;
