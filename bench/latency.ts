@@ -22,7 +22,7 @@ import { checkTarget, f1, publishAt, quantile, sleep, table } from "./util.ts";
 
 /** Frames drawn per case, at least (over its rounds). */
 export const MIN_FRAMES = 300;
-const ROUNDS = 2; // fresh pages per case, transports alternating
+const ROUNDS = 3; // fresh pages per case, transports alternating
 const WARM_MS = 1000;
 const CAP_MS = 20_000; // a round stops here even if too few frames were drawn
 const SOURCE_FPS = 60; // the ring is one second of the scene at 60 fps
