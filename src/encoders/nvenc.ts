@@ -221,6 +221,9 @@ export const FUNCTION_LIST: CStruct = layoutStruct([
   ["reserved2", "ptr", 281],
 ]);
 
+/** CUDA's `CU_CTX_SCHED_BLOCKING_SYNC`: waits on the GPU sleep instead of spinning. */
+const CU_CTX_SCHED_BLOCKING_SYNC = 0x4;
+
 /** `NV_ENC_DEVICE_TYPE_CUDA`. */
 export const DEVICE_TYPE_CUDA = 1;
 
@@ -758,7 +761,9 @@ function load<S extends Deno.ForeignLibraryInterface>(
     allowed = Deno.permissions.querySync({ name: "ffi", path: name }).state ===
       "granted";
   } catch {
-    /* an unparsable path: let dlopen say */ allowed = true;
+    // Unknown: treat as not allowed, since dlopen without the permission
+    // would prompt in a terminal.
+    allowed = false;
   }
   if (!allowed) {
     throw new NvencUnavailable(
@@ -886,7 +891,12 @@ export class NvencDriver {
         throw new NvencUnavailable(`cuDeviceGet failed (CUDA error ${r})`);
       }
       const ctxOut = new BigUint64Array(1);
-      r = cuda.symbols.cuCtxCreate_v2(ctxOut, 0, dev[0]);
+      // Blocking sync: a thread waiting on the GPU sleeps instead of spinning.
+      r = cuda.symbols.cuCtxCreate_v2(
+        ctxOut,
+        CU_CTX_SCHED_BLOCKING_SYNC,
+        dev[0],
+      );
       if (r !== 0) {
         throw new NvencUnavailable(`cuCtxCreate failed (CUDA error ${r})`);
       }

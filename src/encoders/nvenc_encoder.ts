@@ -231,8 +231,11 @@ export class NvencEncoder {
       this.#initialize();
       this.#createBuffers();
     } catch (err) {
-      if (session) this.#destroy(session);
-      driver.close();
+      try {
+        if (session) this.#destroy(session);
+      } finally {
+        driver.close();
+      }
       throw err;
     }
   }
