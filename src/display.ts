@@ -740,13 +740,35 @@ export class Display implements AsyncDisposable {
   /** Resting frames as clean, high-quality IDRs, once per version for every viewer. */
   #videoStillGroup(): EncodeGroup {
     if (this.#videoStill) return this.#videoStill.group;
-    const encoder = this.#route.open({ ...this.#videoSettings(), still: true });
-    encoder.catch(() => {});
+    const open = () => {
+      const encoder = this.#route.open({
+        ...this.#videoSettings(),
+        still: true,
+      });
+      encoder.catch(() => {});
+      return encoder;
+    };
+    let generation = this.#route.generation;
+    // Its own record, so an encode still running after close() finds it.
+    const still = { encoder: open() } as {
+      group: EncodeGroup;
+      encoder: Promise<VideoEncoder>;
+    };
     const group = new EncodeGroup(
       "h264:still",
       "video/h264",
       async (frame) => {
-        const chunk = await (await encoder).encode(pictureOf(frame), true);
+        if (generation !== this.#route.generation) {
+          // The route fell back to libx264 since this encoder opened.
+          generation = this.#route.generation;
+          const old = still.encoder;
+          still.encoder = open();
+          old.then((e) => e.close(), () => {});
+        }
+        const chunk = await (await still.encoder).encode(
+          pictureOf(frame),
+          true,
+        );
         if (!chunk) throw new Error("the still encoder produced nothing");
         return chunk.data;
       },
@@ -754,7 +776,8 @@ export class Display implements AsyncDisposable {
       () => this.#schedulePump(),
       this.#opts.logger,
     );
-    this.#videoStill = { group, encoder };
+    still.group = group;
+    this.#videoStill = still;
     return group;
   }
 

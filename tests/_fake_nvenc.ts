@@ -77,11 +77,16 @@ export function buildFakeNvenc(): Promise<FakeNvenc | string> {
       } catch { /* already gone */ }
     });
     const src = (name: string) => new URL(name, SOURCES).pathname;
-    const cuda = `${dir}/libfakecuda.so`, encode = `${dir}/libfakenvenc.so`;
+    // A soname of its own per build: \`deno test --parallel\` runs test files
+    // in one process, and the dynamic linker would bind a second build's
+    // NVENC to the first build's libcuda (same soname), not its own.
+    const tag = dir.split("/").pop()!;
+    const cudaName = `libfakecuda_${tag}.so`;
+    const cuda = `${dir}/${cudaName}`, encode = `${dir}/libfakenvenc.so`;
     const flags = ["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror"];
     let err = await gcc([
       ...flags,
-      "-Wl,-soname,libfakecuda.so",
+      `-Wl,-soname,${cudaName}`,
       "-o",
       cuda,
       src("fake_cuda.c"),
@@ -96,7 +101,7 @@ export function buildFakeNvenc(): Promise<FakeNvenc | string> {
       encode,
       src("fake_nvenc.c"),
       `-L${dir}`,
-      "-lfakecuda",
+      `-l:${cudaName}`,
       "-Wl,-rpath,$ORIGIN",
     ]);
     if (err) throw new Error(`building the fake NVENC failed:\n${err}`);

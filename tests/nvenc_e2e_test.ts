@@ -301,6 +301,84 @@ Deno.test({
 
 Deno.test({
   name:
+    "serve() when NVENC fails mid-stream: one log line after 3 failed encodes, then libx264 from an IDR",
+  ignore,
+  fn: async () => {
+    // The fake encodes frames 0 and 1, then fails every frame (a lost GPU).
+    const child = new Child([String(W), String(H), "auto", "false"], {
+      FAKE_NVENC_FAIL: "encode-from:2",
+    });
+    let v: TestViewer | null = null;
+    try {
+      v = await openViewer(child);
+      await v.nextText("config", 20_000);
+      // The codec-string probe encodes once on its own session; the live
+      // stream's frames 0 and 1 are the fake's exact I_PCM pictures.
+      const first: Uint8Array[] = [];
+      for (let n = 0; n < 2; n++) {
+        await child.send(`publish ${n}`);
+        first.push((await v.nextFrame(10_000)).payload);
+      }
+      for (const [i, d] of (await decodeNv12(first)).entries()) {
+        assert.equal(firstDiff(d.nv12, expected(i)), -1, `NVENC chunk ${i}`);
+      }
+      // Frame 2 fails; the group tries it again at once: after the third
+      // failed encode in a row it switches to libx264 (one warn line; the two
+      // failures before it are error lines), and frame 2 comes from libx264.
+      await child.send("publish 2");
+      const deadline = performance.now() + 10_000;
+      while (!child.logs.some(([level]) => level === "warn")) {
+        assert.ok(performance.now() < deadline, JSON.stringify(child.logs));
+        await child.next("log", 10_000);
+      }
+      assert.deepEqual(
+        child.logs.map(([level]) => level),
+        ["error", "error", "warn"],
+        JSON.stringify(child.logs),
+      );
+      assert.match(
+        child.logs[2][1],
+        /^display 'default': NVENC failed 3 encodes in a row \(nvEncEncodePicture failed: NV_ENC_ERR_GENERIC \(20\)\); using libx264$/,
+      );
+      // From here: libx264, starting on an IDR, close to each picture but not
+      // the fake's exact I_PCM copy.
+      const dec = await AvDecoder.open();
+      try {
+        for (let n = 2; n < 5; n++) {
+          if (n > 2) await child.send(`publish ${n}`);
+          const f: ReceivedFrame = await v.nextFrame(10_000);
+          assert.equal(hdr(f).keyframe, n === 2, `libx264 chunk of frame ${n}`);
+          const out = await dec.decode(f.payload);
+          assert.equal(out.length, 1);
+          const p = psnr(out[0].data, pattern(W, H, n));
+          assert.ok(p > 30, `frame ${n}: PSNR ${p.toFixed(1)} dB`);
+          assert.ok(p < 99, `frame ${n}: lossy, so libx264's`);
+        }
+      } finally {
+        dec.close();
+      }
+      await v.close();
+      const closed = await child.close();
+      const counters = closed.fake as Record<string, number>;
+      assert.deepEqual(
+        [counters.liveObjects, counters.leaks, counters.liveContexts],
+        [0, 0, 0],
+        "the failed NVENC session was freed",
+      );
+      assert.equal(
+        child.logs.filter(([level]) => level === "warn").length,
+        1,
+        "still one line",
+      );
+    } finally {
+      await v?.close().catch(() => {});
+      child.kill();
+    }
+  },
+});
+
+Deno.test({
+  name:
     'serve() with encoder: "nvenc" when NVENC fails: H.264 is off (one line), viewers get images',
   ignore,
   fn: async () => {

@@ -20,6 +20,7 @@ import {
 } from "./nvenc.ts";
 import { NvencEncoder } from "./nvenc_encoder.ts";
 import {
+  FAILURES_BEFORE_SWITCH,
   readCodec,
   type VideoEncoder,
   type VideoEncoders,
@@ -82,17 +83,41 @@ export class EncoderRoute implements VideoEncoders {
     return this.choice === "x264" || this.#fellBack;
   }
 
-  #fallBack(why: string, say: boolean): void {
+  #fallBack(why: string, say: boolean, what = "could not open"): void {
     if (this.#fellBack) return;
     this.#fellBack = true;
     this.live = "x264";
     this.reason = why;
+    this.generation++;
     if (say) {
       this.#log(
         "warn",
-        `${this.#where}: NVENC could not open (${why}); using libx264`,
+        `${this.#where}: NVENC ${what} (${why}); using libx264`,
       );
     }
+  }
+
+  /**
+   * Bumped when the route falls back to libx264, so holders of an encoder
+   * opened before (the still encoder) know to open a new one.
+   */
+  generation = 0;
+
+  /**
+   * An NVENC encoder keeps failing (a lost GPU, a dead session): with
+   * `"auto"`, fall back to libx264 for this display (one log line) and let
+   * the group reopen. libx264 failures, and `"nvenc"`, keep the encoder.
+   */
+  failing(encoder: VideoEncoder, error: unknown): boolean {
+    if (this.choice !== "auto" || !(encoder instanceof NvencEncoder)) {
+      return false;
+    }
+    this.#fallBack(
+      (error as Error)?.message ?? String(error),
+      true,
+      `failed ${FAILURES_BEFORE_SWITCH} encodes in a row`,
+    );
+    return true;
   }
 
   /**

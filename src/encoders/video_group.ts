@@ -40,7 +40,17 @@ export interface VideoEncoders {
   open(settings: H264Settings): Promise<VideoEncoder>;
   /** The codec string an encoder opened for these settings will use. */
   codec(settings: H264Settings): Promise<string>;
+  /**
+   * `encoder` failed `FAILURES_BEFORE_SWITCH` encodes in a row: true when
+   * another kind of encoder should take over (the group then opens a new one
+   * through `open`); false, or absent, and the group gives up (its viewers
+   * move to images).
+   */
+  failing?(encoder: VideoEncoder, error: unknown): boolean;
 }
+
+/** Consecutive failed encodes after which a group asks for another encoder, or gives up. */
+export const FAILURES_BEFORE_SWITCH = 3;
 
 /**
  * libx264 for every group: `H264Encoder.open`, and `probeCodec` for the
@@ -153,6 +163,7 @@ export class VideoGroup {
   /** IDRs made on request (joins, drops, errors). */
   forcedKeyframes = 0;
   #encoder: Promise<VideoEncoder> | null = null;
+  #failedInRow = 0;
   #encoders: VideoEncoders;
   #running = false;
   #index = 0;
@@ -270,9 +281,12 @@ export class VideoGroup {
     frame.refs++;
     const start = performance.now();
     const opening = this.#encoder ??= this.#encoders.open(this.settings);
+    let used: VideoEncoder | null = null;
     opening.then(
       async (enc) => {
+        used = enc;
         const chunk = await enc.encode(pictureOf(frame), keyframe);
+        this.#failedInRow = 0;
         if (chunk && !this.#closed) {
           this.#deliver(chunk, enc.codec, frame, keyframe, start);
         }
@@ -290,6 +304,27 @@ export class VideoGroup {
       if (this.#closed) return; // closed or resized meanwhile: not a fault
       this.failures++;
       this.#wantKey = true; // a lost chunk breaks the stream for everyone: restart with an IDR
+      // A failed frame is tried again at once: an encoder that keeps failing
+      // is replaced (NVENC → libx264), or else the group gives up.
+      if (
+        used && ++this.#failedInRow >= FAILURES_BEFORE_SWITCH &&
+        this.#encoder === opening
+      ) {
+        this.#failedInRow = 0;
+        if (this.#encoders.failing?.(used, err)) {
+          // Another kind of encoder takes over from the next frame (an IDR).
+          this.#encoder = null;
+          used.close().catch(() => {});
+          return;
+        }
+        this.#closed = true;
+        this.#onBroken(
+          `H.264 encoder ${this.key} failed ${FAILURES_BEFORE_SWITCH} encodes in a row: ${
+            (err as Error)?.message ?? err
+          }`,
+        );
+        return;
+      }
       this.#log(
         "error",
         `H.264 encoder ${this.key} failed on frame ${frame.version}: ${
