@@ -23,6 +23,35 @@ import {
   videoChunkHeader,
 } from "../src/protocol.ts";
 
+/** A loopback listener that upgrades every request and hands the socket to `accept`. */
+function listenWebSockets(
+  accept: (ws: WebSocket) => void,
+): { url: string; shutdown(): Promise<void> } {
+  const listener = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    (req) => {
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      accept(socket);
+      return response;
+    },
+  );
+  return {
+    url: `ws://127.0.0.1:${listener.addr.port}/`,
+    shutdown: () => listener.shutdown(),
+  };
+}
+
+/** Close every socket (1001) and wait until each has closed. */
+function closeSockets(sockets: WebSocket[]): Promise<void[]> {
+  return Promise.all(sockets.map((ws) =>
+    new Promise<void>((resolve) => {
+      if (ws.readyState === WebSocket.CLOSED) return resolve();
+      ws.addEventListener("close", () => resolve());
+      ws.close(1001, "bench over");
+    })
+  ));
+}
+
 /** A running baseline server. */
 export interface BaselineServer {
   /** WebSocket URL to connect viewers to. */
@@ -97,28 +126,14 @@ export function serveBaseline(
     sockets.add(ws);
   };
 
-  const listener = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", onListen() {} },
-    (req) => {
-      const { socket, response } = Deno.upgradeWebSocket(req);
-      accept(socket);
-      return response;
-    },
-  );
+  const listener = listenWebSockets(accept);
   return {
-    url: `ws://127.0.0.1:${listener.addr.port}/`,
+    url: listener.url,
     get encodes() {
       return encodes;
     },
     async close() {
-      await Promise.all(
-        [...sockets].map((ws) =>
-          new Promise<void>((resolve) => {
-            ws.addEventListener("close", () => resolve());
-            ws.close(1001, "bench over");
-          })
-        ),
-      );
+      await closeSockets([...sockets]);
       await listener.shutdown();
     },
   };
@@ -241,16 +256,9 @@ export function servePerViewerEncoders(
     viewers.add(viewer);
   };
 
-  const listener = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", onListen() {} },
-    (req) => {
-      const { socket, response } = Deno.upgradeWebSocket(req);
-      accept(socket);
-      return response;
-    },
-  );
+  const listener = listenWebSockets(accept);
   return {
-    url: `ws://127.0.0.1:${listener.addr.port}/`,
+    url: listener.url,
     get encodes() {
       return encodes;
     },
@@ -262,13 +270,7 @@ export function servePerViewerEncoders(
     },
     async close() {
       const all = [...viewers];
-      await Promise.all(all.map((v) =>
-        new Promise<void>((resolve) => {
-          if (v.ws.readyState === WebSocket.CLOSED) return resolve();
-          v.ws.addEventListener("close", () => resolve());
-          v.ws.close(1001, "bench over");
-        })
-      ));
+      await closeSockets(all.map((v) => v.ws));
       await Promise.all(all.map((v) => v.close()));
       await listener.shutdown();
     },

@@ -37,11 +37,9 @@ import {
 import { internals } from "../src/display.ts";
 import {
   H264Encoder,
-  type H264Settings,
   type PixelLayout,
   probeH264,
 } from "../src/encoders/h264.ts";
-import { defaultBitrate } from "../src/options.ts";
 import {
   cpuModel,
   cpuMs,
@@ -52,6 +50,7 @@ import {
   sleep,
   table,
 } from "./util.ts";
+import { defaults } from "./h264.ts";
 import { openViewer, type ViewerMode } from "./viewers.ts";
 import { PLASMA_SHADER } from "../demo/scenes/gpu.ts";
 
@@ -188,18 +187,6 @@ const sizeName = (w: number, h: number) => `${w}x${h}`;
 const epochMs = () => performance.timeOrigin + performance.now();
 const kib = (n: number) => `${f1(n / 1024)}`;
 const loadavg = () => Deno.loadavg().map((l) => l.toFixed(2)).join(" / ");
-
-/** The encoder settings a display uses by default at this size. */
-function defaults(width: number, height: number): H264Settings {
-  return {
-    width,
-    height,
-    fps: FPS,
-    bitrate: defaultBitrate(width, height, FPS),
-    gop: FPS * 4,
-    preset: "ultrafast",
-  };
-}
 
 // ---------------------------------------------------------------- scene
 
@@ -480,7 +467,7 @@ async function part2(gpu: GpuContext): Promise<{
       ring: PIPE_RING,
       layout: "nv12",
     });
-    const settings = defaults(width, height);
+    const settings = defaults(width, height, FPS);
     const state = await Promise.all(methods.map(async (m) => ({
       m,
       // Separate streams for the step-by-step and the pipelined runs.
@@ -610,7 +597,7 @@ async function part2(gpu: GpuContext): Promise<{
     "gpu-nv12": "GPU: NV12 on GPU, read back, x264 on NV12",
     "cpu-rgba": "CPU: RGBA read back, converted on CPU, x264",
   };
-  const s = defaults(1280, 720);
+  const s = defaults(1280, 720, FPS);
   const text = [
     "### 2. GPU NV12 path vs CPU path into x264",
     "",
@@ -624,7 +611,7 @@ async function part2(gpu: GpuContext): Promise<{
     `settings as a display's defaults: preset ${s.preset}, tune ` +
     `zerolatency, baseline, ${FPS} fps, GOP ${s.gop}, default bitrate ` +
     `(${f1(s.bitrate / 1e6)} Mbit/s at 720p, ${
-      f1(defaults(1920, 1080).bitrate / 1e6)
+      f1(defaults(1920, 1080, FPS).bitrate / 1e6)
     } at 1080p). Step by step (one frame ` +
     "in flight): readback = render submit → planes in JS (render, GPU " +
     "conversion if any, copy, map); convert = the encoder's `convertMs`; " +

@@ -714,16 +714,46 @@ async function part3(
   const settings = defaults(width, height, FPS_3);
   const refRgba = await referenceRun(settings, ring, "rgba", step);
   const refI420 = await referenceRun(settings, i420, "i420", step);
-  const results: {
-    n: number;
-    published: number;
-    encodes: number;
-    chunks: number[];
-    keys: number[];
-    cpu: number;
-    sys: number;
-    wall: number;
-  }[] = [];
+  // One server, N viewers in another process: CPU per published frame.
+  const measure = async (
+    server: {
+      url: string;
+      publish(f: Uint8Array): void;
+      encodes(): number;
+      close(): Promise<void>;
+    },
+    n: number,
+  ) => {
+    const player = new Player(RING, step);
+    const publish = (f: Uint8Array) => server.publish(f);
+    const next = () => ring[player.next()];
+    const viewers = await spawnViewers(server.url, n, "h264");
+    await publishAt(publish, next, FPS_3, WARM_MS);
+    await sleep(100);
+    const m0 = await viewers.mark();
+    const e0 = server.encodes();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const published = await publishAt(publish, next, FPS_3, SECONDS_3 * 1000);
+    await sleep(100); // let the last chunk reach every viewer
+    const used = process.cpuUsage(c0);
+    const wall = performance.now() - t0;
+    const encodes = server.encodes() - e0;
+    const m1 = await viewers.mark();
+    await viewers.quit();
+    await server.close();
+    return {
+      n,
+      published,
+      encodes,
+      chunks: m1.frames.map((f, i) => f - m0.frames[i]),
+      keys: m1.keyframes.map((k, i) => k - m0.keyframes[i]),
+      cpu: (used.user + used.system) / 1000,
+      sys: used.system / 1000,
+      wall,
+    };
+  };
+  const results: Array<Awaited<ReturnType<typeof measure>>> = [];
   for (const n of VIEWERS_3) {
     const display = await serve(width, height, {
       port: 0,
@@ -732,67 +762,22 @@ async function part3(
       transport: "webcodecs",
       fps: FPS_3,
     });
-    const player = new Player(RING, step);
-    const publish = (f: Uint8Array) => display.publish(f);
-    const next = () => ring[player.next()];
-    const viewers = await spawnViewers(wsUrl(display), n, "h264");
-    await publishAt(publish, next, FPS_3, WARM_MS);
-    await sleep(100);
-    const m0 = await viewers.mark();
-    const e0 = display.stats().encodes;
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    const published = await publishAt(publish, next, FPS_3, SECONDS_3 * 1000);
-    await sleep(100); // let the last chunk reach every viewer
-    const used = process.cpuUsage(c0);
-    const wall = performance.now() - t0;
-    const encodes = display.stats().encodes - e0;
-    const m1 = await viewers.mark();
-    await viewers.quit();
-    await display.close();
-    results.push({
-      n,
-      published,
-      encodes,
-      chunks: m1.frames.map((f, i) => f - m0.frames[i]),
-      keys: m1.keyframes.map((k, i) => k - m0.keyframes[i]),
-      cpu: (used.user + used.system) / 1000,
-      sys: used.system / 1000,
-      wall,
-    });
+    results.push(
+      await measure({
+        url: wsUrl(display),
+        publish: (f) => display.publish(f),
+        encodes: () => display.stats().encodes,
+        close: () => display.close(),
+      }, n),
+    );
   }
   // pdum.rfb's approach in the same run: one encoder per viewer.
   const perViewer: typeof results = [];
   for (const n of VIEWERS_3) {
     const server = servePerViewerEncoders(settings);
-    const player = new Player(RING, step);
-    const publish = (f: Uint8Array) => server.publish(f);
-    const next = () => ring[player.next()];
-    const viewers = await spawnViewers(server.url, n, "h264");
-    await publishAt(publish, next, FPS_3, WARM_MS);
-    await sleep(100);
-    const m0 = await viewers.mark();
-    const e0 = server.encodes;
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    const published = await publishAt(publish, next, FPS_3, SECONDS_3 * 1000);
-    await sleep(100);
-    const used = process.cpuUsage(c0);
-    const wall = performance.now() - t0;
-    const encodes = server.encodes - e0;
-    const m1 = await viewers.mark();
-    await viewers.quit();
-    await server.close();
-    perViewer.push({
-      n,
-      published,
-      encodes,
-      chunks: m1.frames.map((f, i) => f - m0.frames[i]),
-      keys: m1.keyframes.map((k, i) => k - m0.keyframes[i]),
-      cpu: (used.user + used.system) / 1000,
-      sys: used.system / 1000,
-      wall,
-    });
+    perViewer.push(
+      await measure({ ...server, encodes: () => server.encodes }, n),
+    );
   }
   const base = results[0].cpu / results[0].published;
   const cost: CostRow[] = results.map((r, i) => {

@@ -25,6 +25,40 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [v, performance.now() - t];
 }
 
+/** The 1280x720 settings the encoder self-tests use. */
+const SELF_TEST = {
+  width: 1280,
+  height: 720,
+  fps: 60,
+  bitrate: 4e6,
+  gop: 240,
+  preset: "ultrafast",
+} as const;
+
+/**
+ * Encode `data` as an IDR twice (the first warms up) and time the second;
+ * throws when no IDR comes out.
+ */
+async function timedIdr(
+  enc: import("./encoders/video_group.ts").VideoEncoder,
+  data: Uint8Array,
+  layout: "rgba" | "nv12",
+): Promise<[import("./encoders/h264.ts").H264Chunk, number]> {
+  const { nalTypes } = await import("./encoders/h264.ts");
+  const picture = {
+    data,
+    width: SELF_TEST.width,
+    height: SELF_TEST.height,
+    layout,
+  };
+  await enc.encode(picture, true);
+  const [chunk, ms] = await timed(() => enc.encode(picture, true));
+  if (!chunk || !nalTypes(chunk.data).includes(5)) {
+    throw new Error("no IDR came out");
+  }
+  return [chunk, ms];
+}
+
 async function checkSharp(): Promise<Check> {
   try {
     const w = 1280, h = 720;
@@ -56,30 +90,12 @@ async function checkSharp(): Promise<Check> {
 
 async function checkNodeAv(): Promise<Check> {
   try {
-    const { H264Encoder, nalTypes } = await import("./encoders/h264.ts");
-    const w = 1280, h = 720;
-    const enc = await H264Encoder.open({
-      width: w,
-      height: h,
-      fps: 60,
-      bitrate: 4e6,
-      gop: 240,
-      preset: "ultrafast",
-    });
+    const { H264Encoder } = await import("./encoders/h264.ts");
+    const enc = await H264Encoder.open(SELF_TEST);
     try {
-      const px = new Uint8Array(w * h * 4);
+      const px = new Uint8Array(SELF_TEST.width * SELF_TEST.height * 4);
       for (let i = 0; i < px.length; i++) px[i] = (i * 13) & 255;
-      const picture = {
-        data: px,
-        width: w,
-        height: h,
-        layout: "rgba" as const,
-      };
-      await enc.encode(picture, true);
-      const [chunk, ms] = await timed(() => enc.encode(picture, true));
-      if (!chunk || !nalTypes(chunk.data).includes(5)) {
-        throw new Error("no IDR came out");
-      }
+      const [chunk, ms] = await timedIdr(enc, px, "rgba");
       return {
         name: "node-av libx264 (H.264 path)",
         status: "ok",
@@ -169,30 +185,11 @@ async function checkNvenc(): Promise<{ check: Check; live: boolean }> {
   }
   try {
     const { NvencEncoder } = await import("./encoders/nvenc_encoder.ts");
-    const { nalTypes } = await import("./encoders/h264.ts");
-    const w = 1280, h = 720;
-    const enc = await NvencEncoder.open({
-      width: w,
-      height: h,
-      fps: 60,
-      bitrate: 4e6,
-      gop: 240,
-      preset: "ultrafast",
-    });
+    const enc = await NvencEncoder.open(SELF_TEST);
     try {
-      const nv12 = new Uint8Array(w * h * 3 / 2);
+      const nv12 = new Uint8Array(SELF_TEST.width * SELF_TEST.height * 3 / 2);
       for (let i = 0; i < nv12.length; i++) nv12[i] = (i * 13) & 255;
-      const picture = {
-        data: nv12,
-        width: w,
-        height: h,
-        layout: "nv12" as const,
-      };
-      await enc.encode(picture, true);
-      const [chunk, ms] = await timed(() => enc.encode(picture, true));
-      if (!chunk || !nalTypes(chunk.data).includes(5)) {
-        throw new Error("no IDR came out");
-      }
+      const [chunk, ms] = await timedIdr(enc, nv12, "nv12");
       return {
         check: {
           name,
