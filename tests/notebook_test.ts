@@ -1,5 +1,5 @@
 // The example notebook, executed by Deno's Jupyter kernel (driven headlessly with Debian's
-// python3-nbclient): its outputs hold viewers pointing at a stream that is live.
+// python3-jupyter-client, cell by cell): its outputs hold viewers pointing at a stream that is live.
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -11,11 +11,13 @@ const PY = "/usr/bin/python3";
 async function missing(): Promise<string | null> {
   try {
     const py = await new Deno.Command(PY, {
-      args: ["-c", "import nbclient, nbformat"],
+      args: ["-c", "import jupyter_client, nbformat"],
       stderr: "null",
       stdout: "null",
     }).output();
-    if (!py.success) return "Debian's python3-nbclient is not installed";
+    if (!py.success) {
+      return "Debian's python3-jupyter-client and python3-nbformat are not installed";
+    }
   } catch {
     return `no ${PY}`;
   }
