@@ -174,7 +174,7 @@ async function checkWebGpu(): Promise<Check> {
  * whether a 1280x720 NV12 frame encodes to an IDR.
  */
 async function checkNvenc(): Promise<{ check: Check; live: boolean }> {
-  const { probeNvenc } = await import("./encoders/nvenc.ts");
+  const { probeNvenc } = await import("./encoders/nvenc/driver.ts");
   const name = "NVENC (GPU H.264)";
   const probe = probeNvenc();
   if (!probe.ok) {
@@ -184,7 +184,7 @@ async function checkNvenc(): Promise<{ check: Check; live: boolean }> {
     };
   }
   try {
-    const { NvencEncoder } = await import("./encoders/nvenc_encoder.ts");
+    const { NvencEncoder } = await import("./encoders/nvenc/encoder.ts");
     const enc = await NvencEncoder.open(SELF_TEST);
     try {
       const nv12 = new Uint8Array(SELF_TEST.width * SELF_TEST.height * 3 / 2);

@@ -8,13 +8,17 @@
 
 import assert from "node:assert/strict";
 import {
+  type CStruct,
+  layoutStruct,
+  layoutUnion,
+} from "../src/encoders/nvenc/c_layout.ts";
+import {
   apiVersion,
   CODEC_CONFIG,
   CODEC_PIC_PARAMS,
   CONFIG,
   CREATE_BITSTREAM_BUFFER,
   CREATE_INPUT_BUFFER,
-  type CStruct,
   FUNCTION_LIST,
   FUNCTION_SLOTS,
   guid,
@@ -22,25 +26,25 @@ import {
   H264_CONFIG,
   H264_VUI,
   INITIALIZE_PARAMS,
-  layoutStruct,
-  layoutUnion,
   LOCK_BITSTREAM,
   LOCK_INPUT_BUFFER,
   negotiate,
-  nvencLibraries,
-  nvencLoadError,
-  NvencUnavailable,
   OPEN_SESSION_PARAMS,
   PIC_PARAMS,
   PIC_PARAMS_H264,
   PRESET_CONFIG,
-  probeNvenc,
   RC_PARAMS,
-  statusName,
   STRUCT_VERSIONS,
   structVersion,
-} from "../src/encoders/nvenc.ts";
-import { NvencEncoder, writeNv12 } from "../src/encoders/nvenc_encoder.ts";
+} from "../src/encoders/nvenc/abi.ts";
+import {
+  nvencLibraries,
+  nvencLoadError,
+  NvencUnavailable,
+  probeNvenc,
+  statusName,
+} from "../src/encoders/nvenc/driver.ts";
+import { NvencEncoder, writeNv12 } from "../src/encoders/nvenc/encoder.ts";
 import { EncoderRoute } from "../src/encoders/h264_route.ts";
 import {
   codecFromAnnexB,

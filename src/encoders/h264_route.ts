@@ -17,8 +17,8 @@ import {
   type NvencLibraries,
   nvencLoadError,
   NvencUnavailable,
-} from "./nvenc.ts";
-import { NvencEncoder } from "./nvenc_encoder.ts";
+} from "./nvenc/driver.ts";
+import { NvencEncoder } from "./nvenc/encoder.ts";
 import {
   FAILURES_BEFORE_SWITCH,
   readCodec,

@@ -26,14 +26,14 @@
  * @module
  */
 
-import { rgbaToYuv } from "../yuv.ts";
+import { rgbaToYuv } from "../../yuv.ts";
 import {
   codecFromAnnexB,
   type H264Chunk,
   type H264Settings,
   nalTypes,
   type RawPicture,
-} from "./h264.ts";
+} from "../h264.ts";
 import {
   CONFIG,
   CREATE_BITSTREAM_BUFFER,
@@ -43,14 +43,16 @@ import {
   LOCK_BITSTREAM,
   LOCK_INPUT_BUFFER,
   NV,
+  PIC_PARAMS,
+  PRESET_CONFIG,
+  STRUCT_VERSIONS,
+} from "./abi.ts";
+import {
   NvencDriver,
   type NvencLibraries,
   NvencUnavailable,
-  PIC_PARAMS,
-  PRESET_CONFIG,
   statusName,
-  STRUCT_VERSIONS,
-} from "./nvenc.ts";
+} from "./driver.ts";
 
 /** How to open an `NvencEncoder`. */
 export interface NvencOptions {
@@ -497,7 +499,7 @@ export class NvencEncoder {
  *
  * @example
  * ```ts
- * import { writeNv12 } from "./nvenc_encoder.ts";
+ * import { writeNv12 } from "./encoder.ts";
  * const dst = new Uint8Array(4 * 2 * 3 / 2);
  * writeNv12(dst, 4, { data: new Uint8Array(2 * 2 * 3 / 2).fill(7), width: 2, height: 2, layout: "nv12" });
  * console.log(dst[0], dst[2], dst[8]); // 7 0 7
