@@ -7,7 +7,7 @@
 
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
-import type { ImageFormat, Transport } from "./protocol.ts";
+import { type ImageFormat, MAX_SIDE, type Transport } from "./protocol.ts";
 import type { Frame } from "./frame.ts";
 
 /** A replacement image encoder (see `DisplayOptions.imageEncoder`). */
@@ -294,9 +294,6 @@ export function resolveDisplayOptions(
     clock: opts.clock ?? defaults.clock,
   };
 }
-
-/** The largest frame side: WebP's limit, and within sharp's pixel limit. */
-export const MAX_SIDE = 16383;
 
 /**
  * Check a frame size. Throws a `RangeError` for anything but integers in

@@ -1,0 +1,119 @@
+/**
+ * The server's control messages, as JSON text: `config` (the transport
+ * chosen for a viewer), `stats` and `set_quality`.
+ *
+ * @example
+ * ```ts
+ * import { statsMessage } from "@rfb/core";
+ * statsMessage({ fps_sent: 60 }); // '{"type":"stats","fps_sent":60}'
+ * ```
+ *
+ * @module
+ */
+
+import type { Transport } from "./constants.ts";
+import { compactJson } from "./envelope.ts";
+
+/** The server's `set_quality` message: this viewer's stream was retuned. */
+export interface SetQualityMessage {
+  /** Target bitrate, bits per second. */
+  bitrate?: number;
+  /** Target frame rate. */
+  fps?: number;
+}
+
+/**
+ * Build a `set_quality` message as JSON text.
+ *
+ * @example
+ * ```ts
+ * import { setQualityMessage } from "@rfb/core";
+ * setQualityMessage({ bitrate: 1000000, fps: 30 }); // '{"type":"set_quality","bitrate":1000000,"fps":30}'
+ * ```
+ */
+export function setQualityMessage(q: SetQualityMessage): string {
+  return compactJson({ type: "set_quality", ...q });
+}
+
+/** The server's `config` message. */
+export interface ConfigMessage {
+  /** Always `"config"`. */
+  type: "config";
+  /** The transport chosen for this viewer. */
+  transport: Transport;
+  /** Frame width in pixels. */
+  width: number;
+  /** Frame height in pixels. */
+  height: number;
+  /** Coordinate space events use: always `"frame-pixels"`. */
+  coords: "frame-pixels";
+  /** The codec string, on the video transport. */
+  codec?: string;
+  /** The frame's render pixel ratio, present only when not 1. */
+  pixel_ratio?: number;
+  /** The image MIME type the server will send (our optional addition). */
+  mime?: string;
+  /** The server's in-flight window (our optional addition). */
+  max_inflight?: number;
+}
+
+/**
+ * Build the `config` message as JSON text.
+ *
+ * @example
+ * ```ts
+ * import { configMessage } from "@rfb/core";
+ * configMessage({ type: "config", transport: "image", width: 64, height: 48, coords: "frame-pixels" });
+ * ```
+ */
+export function configMessage(config: ConfigMessage): string {
+  const msg: Record<string, unknown> = {
+    type: "config",
+    transport: config.transport,
+    width: config.width,
+    height: config.height,
+    coords: "frame-pixels",
+  };
+  if (config.codec !== undefined) msg.codec = config.codec;
+  if (config.pixel_ratio !== undefined && config.pixel_ratio !== 1) {
+    msg.pixel_ratio = config.pixel_ratio;
+  }
+  if (config.mime !== undefined) msg.mime = config.mime;
+  if (config.max_inflight !== undefined) msg.max_inflight = config.max_inflight;
+  return compactJson(msg);
+}
+
+/** The server's periodic `stats` message; every field is optional. */
+export interface StatsMessage {
+  /** Smoothed round trip from send to ack, in milliseconds. */
+  rtt_ms?: number;
+  /** Frames sent to this viewer per second. */
+  fps_sent?: number;
+  /** Frames acknowledged by this viewer per second. */
+  fps_acked?: number;
+  /** Bits per second sent to this viewer. */
+  bitrate_bps?: number;
+  /** Mean encode time of the frames sent, in milliseconds. */
+  encode_ms?: number;
+  /** The decode queue size the viewer last reported. */
+  decode_queue_size?: number;
+  /** Frames this viewer skipped (newest wins). */
+  dropped?: number;
+  /** Target bitrate (adaptive video). */
+  target_bitrate?: number;
+  /** Target frame rate (adaptive video). */
+  target_fps?: number;
+}
+
+/**
+ * Build a `stats` message as JSON text.
+ *
+ * @example
+ * ```ts
+ * import { statsMessage } from "@rfb/core";
+ * statsMessage({ fps_sent: 60, dropped: 0 }); // '{"type":"stats","fps_sent":60,"dropped":0}'
+ * ```
+ */
+export function statsMessage(stats: StatsMessage): string {
+  return compactJson({ type: "stats", ...stats });
+}
