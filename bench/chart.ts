@@ -77,6 +77,19 @@ function axes(
   return out.join("\n");
 }
 
+/** A series' line through `points` (`"x,y"` each). */
+function polyline(
+  points: string[],
+  style: { color: string; dashed?: boolean },
+  width: number,
+): string {
+  return `<polyline points="${
+    points.join(" ")
+  }" fill="none" stroke="${style.color}" stroke-width="${width}"${
+    style.dashed ? ' stroke-dasharray="5 3"' : ""
+  }/>`;
+}
+
 /** A legend in columns of four, under a panel. */
 function legend(
   x: number,
@@ -137,13 +150,7 @@ export function chartSvg(
     const s = [...c.values].sort((a, b) => a - b);
     if (!s.length) continue;
     const pts = s.map((v, i) => `${n1(sx(v))},${n1(sy((i + 1) / s.length))}`);
-    parts.push(
-      `<polyline points="${
-        pts.join(" ")
-      }" fill="none" stroke="${c.color}" stroke-width="2"${
-        c.dashed ? ' stroke-dasharray="5 3"' : ""
-      }/>`,
-    );
+    parts.push(polyline(pts, c, 2));
   }
   parts.push(legend(LEFT_X, top + h + 58, cdfs));
 
@@ -170,11 +177,7 @@ export function chartSvg(
   for (const c of costs) {
     const pts = c.points.map(([v, ms]) => `${n1(lx(v))},${n1(ly(ms))}`);
     parts.push(
-      `<polyline points="${
-        pts.join(" ")
-      }" fill="none" stroke="${c.color}" stroke-width="2.5"${
-        c.dashed ? ' stroke-dasharray="5 3"' : ""
-      }/>`,
+      polyline(pts, c, 2.5),
       ...c.points.map(([v, ms]) =>
         `<circle cx="${n1(lx(v))}" cy="${
           n1(ly(ms))

@@ -44,11 +44,15 @@ import {
   cpuModel,
   cpuMs,
   f1,
+  loadavg,
   LoadMeter,
   mean,
   quantile,
+  sizeName,
+  SIZES,
   sleep,
   table,
+  wsUrl,
 } from "./util.ts";
 import { defaults } from "./h264.ts";
 import { openViewer, type ViewerMode } from "./viewers.ts";
@@ -167,10 +171,6 @@ export interface GpuBenchResult {
 
 // ---------------------------------------------------------------- settings
 
-const SIZES: ReadonlyArray<readonly [number, number]> = [
-  [1280, 720],
-  [1920, 1080],
-];
 const RINGS = [1, 2, 3];
 const MODES = ["render", "rgba", "nv12"] as const;
 const ROUNDS_1 = 4; // part 1: interleaved rounds (plus one warm-up round)
@@ -183,10 +183,8 @@ const WARM_MS_3 = 1000;
 const RING_3 = 3;
 const FPS = 60; // the display's default fps: encoder settings, scene time
 
-const sizeName = (w: number, h: number) => `${w}x${h}`;
 const epochMs = () => performance.timeOrigin + performance.now();
 const kib = (n: number) => `${f1(n / 1024)}`;
-const loadavg = () => Deno.loadavg().map((l) => l.toFixed(2)).join(" / ");
 
 // ---------------------------------------------------------------- scene
 
@@ -691,7 +689,7 @@ async function endToEnd(
     if (handoffs.length > 512) handoffs.splice(0, 256);
   };
   const mode: ViewerMode = transport === "h264" ? "h264" : "rfb";
-  const viewer = await openViewer(`ws://127.0.0.1:${display.port}/`, mode);
+  const viewer = await openViewer(wsUrl(display), mode);
   const lat: number[] = [];
   const renderLat: number[] = [];
   let measuring = false, listening = true, received = 0;

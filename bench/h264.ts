@@ -25,13 +25,14 @@
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import sharp from "sharp";
-import { type Display, serve, silentLogger } from "../mod.ts";
+import { serve, silentLogger } from "../mod.ts";
 import {
   H264Encoder,
   type H264Settings,
   probeH264,
 } from "../src/encoders/h264.ts";
 import { defaultBitrate } from "../src/options.ts";
+import { cpuCells, serverCpu, type ServerUnderTest } from "./cost.ts";
 import { Player, renderRing, RING } from "./scene.ts";
 import {
   checkTarget,
@@ -39,12 +40,16 @@ import {
   cpuMs,
   f1,
   f2,
+  loadavg,
   LoadMeter,
   mean,
   publishAt,
   quantile,
+  sizeName,
+  SIZES,
   sleep,
   table,
+  wsUrl,
 } from "./util.ts";
 import { openViewer, spawnViewers } from "./viewers.ts";
 import { servePerViewerEncoders } from "./baseline.ts";
@@ -56,10 +61,6 @@ interface Av {
   c: Consts;
 }
 
-const SIZES: ReadonlyArray<readonly [number, number]> = [
-  [1280, 720],
-  [1920, 1080],
-];
 const DEFAULT_FPS = 60; // the display's default `fps`
 const ROUNDS_1 = 16; // part 1: interleaved rounds (plus one warm-up round)
 const PER_ROUND_1 = 12; // frames per method per round
@@ -81,8 +82,6 @@ const RATES_4: ReadonlyArray<{ width: number; height: number; fps: number }> = [
 const SECONDS_4 = 4;
 const WARM_MS = 1000;
 
-const sizeName = (w: number, h: number) => `${w}x${h}`;
-const wsUrl = (d: Display) => `ws://127.0.0.1:${d.port}/`;
 const asBuffer = (u: Uint8Array) =>
   Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
@@ -102,7 +101,6 @@ export function defaults(
   };
 }
 
-const loadavg = () => Deno.loadavg().map((l) => l.toFixed(2)).join(" / ");
 const mbps = (bps: number) => `${f2(bps / 1e6)} Mbit/s`;
 
 /** RGBA → I420 with FFmpeg's scaler, as `H264Encoder` converts. */
@@ -715,43 +713,17 @@ async function part3(
   const refRgba = await referenceRun(settings, ring, "rgba", step);
   const refI420 = await referenceRun(settings, i420, "i420", step);
   // One server, N viewers in another process: CPU per published frame.
-  const measure = async (
-    server: {
-      url: string;
-      publish(f: Uint8Array): void;
-      encodes(): number;
-      close(): Promise<void>;
-    },
-    n: number,
-  ) => {
+  const measure = async (server: ServerUnderTest, n: number) => {
     const player = new Player(RING, step);
-    const publish = (f: Uint8Array) => server.publish(f);
-    const next = () => ring[player.next()];
-    const viewers = await spawnViewers(server.url, n, "h264");
-    await publishAt(publish, next, FPS_3, WARM_MS);
-    await sleep(100);
-    const m0 = await viewers.mark();
-    const e0 = server.encodes();
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    const published = await publishAt(publish, next, FPS_3, SECONDS_3 * 1000);
-    await sleep(100); // let the last chunk reach every viewer
-    const used = process.cpuUsage(c0);
-    const wall = performance.now() - t0;
-    const encodes = server.encodes() - e0;
-    const m1 = await viewers.mark();
-    await viewers.quit();
-    await server.close();
-    return {
-      n,
-      published,
-      encodes,
-      chunks: m1.frames.map((f, i) => f - m0.frames[i]),
-      keys: m1.keyframes.map((k, i) => k - m0.keyframes[i]),
-      cpu: (used.user + used.system) / 1000,
-      sys: used.system / 1000,
-      wall,
-    };
+    const r = await serverCpu(server, {
+      viewers: n,
+      mode: "h264",
+      next: () => ring[player.next()],
+      fps: FPS_3,
+      warmMs: WARM_MS,
+      ms: SECONDS_3 * 1000,
+    });
+    return { n, ...r };
   };
   const results: Array<Awaited<ReturnType<typeof measure>>> = [];
   for (const n of VIEWERS_3) {
@@ -786,34 +758,19 @@ async function part3(
     return {
       viewers: r.n,
       oursMsPerFrame: r.cpu / r.published,
-      oursFps: mean(r.chunks) / seconds(r),
+      oursFps: mean(r.frames) / seconds(r),
       baselineMsPerFrame: b.cpu / b.published,
-      baselineFps: mean(b.chunks) / seconds(b),
+      baselineFps: mean(b.frames) / seconds(b),
       baselineCpuShare: b.cpu / b.wall,
     };
   });
-  const rows = results.map((r) => {
-    const perFrame = r.cpu / r.published;
-    const ratio = perFrame / base;
-    return [
-      `${r.n}`,
-      `${r.published}`,
-      `${r.encodes}`,
-      `${f1(mean(r.chunks))} (min ${Math.min(...r.chunks)})`,
-      `${f1(mean(r.keys))} (max ${Math.max(...r.keys)})`,
-      f2(perFrame),
-      f2(r.sys / r.published),
-      `${Math.round(r.cpu / r.wall * 100)}%`,
-      f2(ratio),
-      r.n === 32
-        ? checkTarget(
-          "H.264: 32 viewers <= 2x the server CPU per frame of one",
-          `${f2(ratio)}x`,
-          ratio <= 2,
-        )
-        : "",
-    ];
-  });
+  const rows = results.map((r) =>
+    cpuCells(r, base, {
+      keyframes: true,
+      target: "H.264: 32 viewers <= 2x the server CPU per frame of one",
+      max: 2,
+    })
+  );
   const vsRgba = base / refRgba.cpu, vsI420 = base / refI420.cpu;
   const baselineRows = cost.map((c) => [
     `${c.viewers}`,

@@ -22,8 +22,18 @@
 
 import { parseArgs } from "node:util";
 import { type Display, type LogLevel, serve } from "../mod.ts";
+import { spawnHelper } from "./lines.ts";
 import { renderScene } from "./scene.ts";
-import { cpuModel, f1, mean, quantile, sleep, table } from "./util.ts";
+import {
+  cpuModel,
+  f1,
+  formatFiles,
+  mean,
+  quantile,
+  sleep,
+  table,
+  wsUrl,
+} from "./util.ts";
 
 const W = 1280, H = 720, FPS = 60;
 const SAMPLE_MS = 10_000;
@@ -58,20 +68,6 @@ interface ViewerMark {
   max: number | null;
   open: boolean;
   closeCode: number | null;
-}
-
-async function* lines(
-  stream: ReadableStream<Uint8Array>,
-): AsyncGenerator<string> {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    rest += chunk;
-    let nl;
-    while ((nl = rest.indexOf("\n")) >= 0) {
-      yield rest.slice(0, nl);
-      rest = rest.slice(nl + 1);
-    }
-  }
 }
 
 /** A viewer that completes the WebSocket handshake by hand, says hello and never reads again. */
@@ -115,7 +111,7 @@ const display = await serve(W, H, {
   slowViewerTimeout: 3600, // the stalled viewers stay for the whole phase
   logger,
 });
-const url = `ws://127.0.0.1:${display.port}/`;
+const url = wsUrl(display);
 // The stalled viewers watch a second display of the same frames, whose flow
 // control keeps offering frames to a viewer that never acks (a wide window,
 // a short in-flight timeout): the worst case for the server's buffers. With
@@ -141,32 +137,13 @@ const publisher = (async () => {
   }
 })();
 
-const child = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "-A",
-    new URL("./soak_viewers.ts", import.meta.url).pathname,
-    url,
-    "4",
-    "4",
-  ],
-  stdin: "piped",
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-const out = lines(child.stdout);
-const stdin = child.stdin.getWriter();
-const next = async () => {
-  const r = await out.next();
-  if (r.done) throw new Error("the viewer process ended early");
-  return r.value;
-};
-if ((await next()) !== "ready") {
-  throw new Error("the viewer process did not start");
-}
+const helper = await spawnHelper(
+  new URL("./soak_viewers.ts", import.meta.url),
+  [url, "4", "4"],
+  "viewer process",
+);
 const mark = async (): Promise<{ at: number; viewers: ViewerMark[] }> => {
-  await stdin.write(new TextEncoder().encode("mark\n"));
-  const viewers = JSON.parse(await next());
+  const viewers = JSON.parse(await helper.ask("mark"));
   return { at: performance.now(), viewers };
 };
 
@@ -314,10 +291,7 @@ for (const c of stalled) {
     c.close();
   } catch { /* gone */ }
 }
-await stdin.write(new TextEncoder().encode("quit\n"));
-await stdin.close();
-for await (const _ of out) { /* drain */ }
-await child.status;
+await helper.quit();
 
 // ---------------------------------------------------------------------------
 // Report
@@ -540,9 +514,7 @@ if (args.out) {
   await Deno.writeTextFile(path, text);
   // Keep the file as `deno fmt` wants it (tables padded), so `deno task
   // check` stays green.
-  await new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "--quiet", path.pathname],
-  }).output();
+  await formatFiles([path.pathname]);
   console.log(`\nwrote the soak section of ${path.pathname}`);
 }
 // Exit at once: a Deno process whose WebSocket peers vanished with writes

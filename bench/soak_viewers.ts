@@ -16,6 +16,10 @@
  * @module
  */
 
+import { answerMarks } from "./lines.ts";
+import { quantile } from "./util.ts";
+import { envelopeHeader } from "./viewers.ts";
+
 type Mode = "h264" | "image";
 
 interface SoakViewer {
@@ -30,7 +34,6 @@ interface SoakViewer {
 }
 
 const IMAGES = ["image/jpeg", "image/png", "image/webp"];
-const decoder = new TextDecoder();
 
 function open(url: string, mode: Mode): Promise<SoakViewer> {
   const ws = new WebSocket(url);
@@ -67,8 +70,7 @@ function open(url: string, mode: Mode): Promise<SoakViewer> {
         return;
       }
       const data = e.data as ArrayBuffer;
-      const len = new DataView(data).getUint32(0, true);
-      const h = JSON.parse(decoder.decode(new Uint8Array(data, 4, len)));
+      const h = envelopeHeader(data);
       const now = performance.timeOrigin + performance.now();
       v.frames++;
       v.bytes += data.byteLength;
@@ -83,26 +85,6 @@ function open(url: string, mode: Mode): Promise<SoakViewer> {
   });
 }
 
-function quantile(xs: number[], q: number): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-}
-
-async function* lines(
-  stream: ReadableStream<Uint8Array>,
-): AsyncGenerator<string> {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    rest += chunk;
-    let nl;
-    while ((nl = rest.indexOf("\n")) >= 0) {
-      yield rest.slice(0, nl);
-      rest = rest.slice(nl + 1);
-    }
-  }
-}
-
 if (import.meta.main) {
   const [url, h264, image] = Deno.args;
   if (!url || !(Number(h264) >= 0) || !(Number(image) >= 0)) {
@@ -115,15 +97,11 @@ if (import.meta.main) {
     ...Array.from({ length: Number(h264) }, () => open(url, "h264")),
     ...Array.from({ length: Number(image) }, () => open(url, "image")),
   ]);
-  const out = (line: string) =>
-    Deno.stdout.write(new TextEncoder().encode(line + "\n"));
-  await out("ready");
-  for await (const line of lines(Deno.stdin.readable)) {
-    if (line === "quit") break;
-    if (line !== "mark") continue;
-    await out(JSON.stringify(viewers.map((v) => {
+  await answerMarks(() =>
+    viewers.map((v) => {
       const lat = v.latencies;
       v.latencies = [];
+      // With no frames, p50 and p95 are NaN, which JSON writes as null.
       return {
         mode: v.mode,
         transport: v.transport,
@@ -136,8 +114,8 @@ if (import.meta.main) {
         open: v.ws.readyState === WebSocket.OPEN,
         closeCode: v.closeCode,
       };
-    })));
-  }
+    })
+  );
   await Promise.all(viewers.map((v) =>
     new Promise<void>((resolve) => {
       if (v.ws.readyState === WebSocket.CLOSED) return resolve();

@@ -1,6 +1,7 @@
 /**
  * Small helpers shared by the benchmarks: statistics, number formatting,
- * Markdown tables, CPU time and paced publishing.
+ * Markdown (tables, headings), CPU time and load, paced publishing, and
+ * keeping written reports as `deno fmt` wants them.
  *
  * @module
  */
@@ -35,6 +36,24 @@ export const f1 = (v: number): string => v.toFixed(1);
 /** Two decimals. */
 export const f2 = (v: number): string => v.toFixed(2);
 
+/** The frame sizes the benchmarks measure at: 720p and 1080p. */
+export const SIZES: ReadonlyArray<readonly [number, number]> = [
+  [1280, 720],
+  [1920, 1080],
+];
+
+/** A frame size as the reports name it, e.g. `"1280x720"`. */
+export const sizeName = (width: number, height: number): string =>
+  `${width}x${height}`;
+
+/** The WebSocket URL of a display (or server) listening on 127.0.0.1. */
+export const wsUrl = (server: { readonly port: number | null }): string =>
+  `ws://127.0.0.1:${server.port}/`;
+
+/** The 1, 5 and 15 minute load averages, e.g. `"0.52 / 0.40 / 0.31"`. */
+export const loadavg = (): string =>
+  Deno.loadavg().map((l) => l.toFixed(2)).join(" / ");
+
 /**
  * A Markdown table.
  *
@@ -49,6 +68,30 @@ export function table(head: string[], rows: string[][]): string {
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join(
     "\n",
   );
+}
+
+/**
+ * Every Markdown heading in `text` one level down (`## X` becomes `### X`),
+ * so a part's sections sit under the part's own heading.
+ *
+ * @example
+ * ```ts
+ * import { demote } from "./util.ts";
+ * console.log(demote("## A. Encode time\n\ntext")); // "### A. Encode time\n\ntext"
+ * ```
+ */
+export function demote(text: string): string {
+  return text.replace(/^(#+) /gm, (_, h: string) => `${h}# `);
+}
+
+/**
+ * Run `deno fmt --quiet` on `paths` (reports written with tables), so that
+ * `deno task check` stays green after a run.
+ */
+export async function formatFiles(paths: string[]): Promise<void> {
+  await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", ...paths],
+  }).output();
 }
 
 /** CPU time (user + system) of this process since `since`, milliseconds. */

@@ -19,6 +19,8 @@
  * @module
  */
 
+import { answerMarks, spawnHelper } from "./lines.ts";
+
 /** The wire dialect a viewer speaks. */
 export type ViewerMode = "rfb" | "h264" | "base64";
 
@@ -208,76 +210,32 @@ export async function spawnViewers(
   count: number,
   mode: ViewerMode,
 ): Promise<ViewerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL(import.meta.url).pathname,
-      url,
-      `${count}`,
-      mode,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = readLines(child.stdout);
-  const stdin = child.stdin.getWriter();
-  const encoder = new TextEncoder();
-  const next = async (): Promise<string> => {
-    const r = await lines.next();
-    if (r.done) throw new Error("viewer process ended early");
-    return r.value;
-  };
-  const first = await next();
-  if (first !== "ready") throw new Error(`viewer process said '${first}'`);
+  const helper = await spawnHelper(
+    new URL(import.meta.url),
+    [url, `${count}`, mode],
+    "viewer process",
+  );
   return {
     async mark() {
-      await stdin.write(encoder.encode("mark\n"));
-      const counts = JSON.parse(await next());
+      const counts = JSON.parse(await helper.ask("mark"));
       return { at: performance.now(), ...counts };
     },
     async quit() {
-      await stdin.write(encoder.encode("quit\n"));
-      await stdin.close();
-      for await (const _ of lines) { /* drain */ }
-      const { code } = await child.status;
+      const code = await helper.quit();
       if (code !== 0) throw new Error(`viewer process exited with ${code}`);
     },
   };
-}
-
-async function* readLines(
-  stream: ReadableStream<Uint8Array>,
-): AsyncGenerator<string> {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    rest += chunk;
-    let nl;
-    while ((nl = rest.indexOf("\n")) >= 0) {
-      yield rest.slice(0, nl);
-      rest = rest.slice(nl + 1);
-    }
-  }
 }
 
 async function main(url: string, count: number, mode: ViewerMode) {
   const viewers = await Promise.all(
     Array.from({ length: count }, () => openViewer(url, mode)),
   );
-  const out = (line: string) =>
-    Deno.stdout.write(new TextEncoder().encode(line + "\n"));
-  await out("ready");
-  for await (const line of readLines(Deno.stdin.readable)) {
-    if (line === "quit") break;
-    if (line === "mark") {
-      await out(JSON.stringify({
-        frames: viewers.map((v) => v.frames),
-        bytes: viewers.map((v) => v.bytes),
-        keyframes: viewers.map((v) => v.keyframes),
-      }));
-    }
-  }
+  await answerMarks(() => ({
+    frames: viewers.map((v) => v.frames),
+    bytes: viewers.map((v) => v.bytes),
+    keyframes: viewers.map((v) => v.keyframes),
+  }));
   await Promise.all(viewers.map((v) => v.close()));
 }
 
