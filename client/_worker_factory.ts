@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 /**
  * Starts the view's worker from the file beside the bundle
- * (`rfb-worker.js`). The single-file bundle swaps this module for one that
+ * (`rfb-worker.js`, built from `worker/main.ts`). The single-file bundle swaps this module for one that
  * starts the worker from an inlined blob.
  *
  * @module

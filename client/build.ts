@@ -71,7 +71,7 @@ export async function bundleWorker(): Promise<string> {
   return text(
     await esbuild.build({
       ...common,
-      entryPoints: [`${root}client/worker.ts`],
+      entryPoints: [`${root}client/worker/main.ts`],
     }),
   );
 }

@@ -493,7 +493,9 @@ export class RemoteFramebufferView extends EventTarget {
 }
 
 /**
- * The bare canvas: a `RemoteFramebufferView` with no chrome around it.
+ * The bare canvas: another name for {@linkcode RemoteFramebufferView}, the
+ * same class (a view with no chrome around it), kept for code that uses
+ * this name.
  *
  * @example
  * ```ts ignore
@@ -501,4 +503,6 @@ export class RemoteFramebufferView extends EventTarget {
  * const view = new RfbCanvas(document.body, { url: "ws://127.0.0.1:8765/", fit: "cover" });
  * ```
  */
-export class RfbCanvas extends RemoteFramebufferView {}
+export const RfbCanvas: typeof RemoteFramebufferView = RemoteFramebufferView;
+/** The bare canvas: the type of {@linkcode RemoteFramebufferView}, by another name. */
+export type RfbCanvas = RemoteFramebufferView;

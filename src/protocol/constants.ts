@@ -20,6 +20,8 @@ export const CAP_WEBP = "image/webp";
 /** Capability string for H.264 Annex B decoded with WebCodecs. */
 export const CAP_H264 = "webcodecs/h264-annexb";
 
+/** Close code: a normal close (the viewer went away or reconnects). */
+export const CLOSE_NORMAL = 1000;
 /** Close code: authentication failed (sent before any frame). */
 export const CLOSE_AUTH_FAILED = 4401;
 /** Close code: the requested stream does not exist. */

@@ -1,0 +1,305 @@
+/// <reference lib="dom" />
+/**
+ * The view's Web Worker (the entry `deno task build` bundles as
+ * `rfb-worker.js`): it owns the WebSocket, decodes frames and draws them on
+ * the transferred `OffscreenCanvas`, acknowledges frames, reconnects with
+ * backoff, and reports status and stats to the page. No DOM here.
+ *
+ * The parts, one file each: `socket.ts` (connection, backoff, the typed
+ * client messages), `image_decode.ts` and `video_decode.ts` (the two
+ * transports' decoders), `draw.ts` (the frame canvas and its fitted copy),
+ * `figures.ts` (the stats); the keyframe gate and the stall watchdog are
+ * `../gate.ts`. This file routes messages between them.
+ *
+ * @module
+ */
+
+import {
+  type ConfigMessage,
+  type EnvelopeHeader,
+  MAX_SIDE,
+  type StatsMessage,
+  type Transport,
+  unpackEnvelope,
+} from "../../src/protocol.ts";
+import { KeyframeGate, StallWatchdog } from "../gate.ts";
+import type {
+  FromWorker,
+  InitMessage,
+  ToWorker,
+  ViewStatus,
+} from "../messages.ts";
+import { FrameCanvas } from "./draw.ts";
+import { Figures } from "./figures.ts";
+import type { DecodeHooks } from "./hooks.ts";
+import { ImageDecode } from "./image_decode.ts";
+import {
+  helloMessage,
+  ServerSocket,
+  type SocketHooks,
+  viewportMessage,
+} from "./socket.ts";
+import { probeH264, VideoDecode } from "./video_decode.ts";
+
+/** The parts of the worker global this module uses. */
+interface WorkerScope {
+  postMessage(message: FromWorker): void;
+  onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
+}
+
+const STATS_EVERY_MS = 500;
+const STALL_MS = 3000;
+
+function validSize(w: unknown, h: unknown): w is number {
+  return Number.isInteger(w) && Number.isInteger(h) && (w as number) > 0 &&
+    (h as number) > 0 && (w as number) <= MAX_SIDE && (h as number) <= MAX_SIDE;
+}
+
+/** One view's worker, from its `init` to its `dispose`. */
+class ViewWorker {
+  #post: (message: FromWorker) => void;
+  #init: InitMessage;
+  #transport: "auto" | Transport;
+  #config: ConfigMessage | null = null;
+  #disposed = false;
+  #frame: FrameCanvas;
+  #figures = new Figures();
+  #watchdog = new StallWatchdog(STALL_MS);
+  #gate: KeyframeGate;
+  #images: ImageDecode;
+  #video: VideoDecode;
+  #socket: ServerSocket;
+  #statsTimer: ReturnType<typeof setInterval>;
+
+  constructor(post: (message: FromWorker) => void, init: InitMessage) {
+    this.#post = post;
+    this.#init = init;
+    this.#transport = init.transport ?? "auto";
+    this.#frame = new FrameCanvas(init.canvas, init.layout);
+    this.#gate = new KeyframeGate((reason) =>
+      this.#socket.send({ type: "request_keyframe", reason })
+    );
+    const decode: DecodeHooks = {
+      draw: (picture, width, height) =>
+        this.#frame.draw(picture, width, height),
+      displayed: (seq, stampUs, receivedMs, decodedMs) => {
+        const now = performance.now();
+        this.#watchdog.displayed(now);
+        const frame = this.#figures.displayed(
+          now,
+          seq,
+          stampUs,
+          receivedMs,
+          decodedMs,
+        );
+        this.#post({ type: "frame", frame });
+      },
+      ack: (seq, shown) => this.#ack(seq, shown),
+      dropped: (count) => this.#figures.dropped(count),
+      failed: (reason) => {
+        this.#gate.reset();
+        this.#socket.send({ type: "request_keyframe", reason });
+      },
+    };
+    this.#images = new ImageDecode(decode);
+    this.#video = new VideoDecode(decode, this.#gate);
+    const socket: SocketHooks = {
+      status: (status, code, reason) => {
+        if (status === "closed") this.#config = null;
+        this.#status(status, code, reason);
+      },
+      open: () => {
+        this.#hello();
+        this.#socket.send(viewportMessage(this.#frame.layout));
+      },
+      text: (data) => this.#text(data),
+      binary: (data) => this.#binary(data),
+    };
+    this.#socket = new ServerSocket(init.url, init.reconnect, socket);
+    this.#statsTimer = setInterval(() => this.#tick(), STATS_EVERY_MS);
+    probeH264().then((ok) => {
+      this.#video.enabled = ok;
+      this.#socket.connect();
+    });
+  }
+
+  /** Act on a message from the page. */
+  handle(msg: Exclude<ToWorker, InitMessage>): void {
+    switch (msg.type) {
+      case "layout":
+        this.#frame.layout = msg.layout;
+        this.#socket.send(viewportMessage(msg.layout));
+        break;
+      case "input":
+        this.#socket.send({ type: "event", event: msg.event });
+        break;
+      case "transport":
+        this.#transport = msg.transport;
+        this.#hello(); // the server renegotiates and sends a new config
+        break;
+      case "screenshot":
+        this.#screenshot(msg.id);
+        break;
+      case "reconnect":
+        this.#socket.reconnect();
+        break;
+      case "dispose":
+        this.#disposed = true;
+        this.#video.close();
+        this.#socket.dispose();
+        clearInterval(this.#statsTimer);
+        this.#post({ type: "disposed" });
+        break;
+    }
+  }
+
+  #status(status: ViewStatus, code?: number, reason?: string): void {
+    this.#post({ type: "status", status, code, reason });
+  }
+
+  #hello(): void {
+    this.#socket.send(helloMessage({
+      canVideo: this.#video.enabled,
+      dpr: this.#frame.layout.dpr,
+      token: this.#init.token,
+      maxInflight: this.#init.maxInflight,
+      statsInterval: this.#init.statsInterval,
+      transport: this.#transport,
+    }));
+  }
+
+  /** Frames waiting to be decoded, on either path. */
+  #queued(): number {
+    return this.#images.pending + this.#video.queued;
+  }
+
+  #ack(seq: number, shown: boolean): void {
+    this.#socket.send({
+      type: "ack",
+      seq,
+      decode_queue_size: this.#queued(),
+      displayed: shown,
+    });
+  }
+
+  #text(text: string): void {
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return; // a malformed control message never kills the view
+    }
+    if (typeof msg !== "object" || msg === null) return;
+    if (msg.type === "config") {
+      const w = msg.width, h = msg.height;
+      if (!validSize(w, h)) return;
+      // Keep only well-typed fields: the page must never trip over bad input.
+      const str = (v: unknown) =>
+        typeof v === "string" && v.trim() ? v : undefined;
+      const config: ConfigMessage = {
+        type: "config",
+        transport: msg.transport === "webcodecs" ? "webcodecs" : "image",
+        width: w,
+        height: h as number,
+        coords: "frame-pixels",
+        codec: str(msg.codec),
+        mime: str(msg.mime),
+      };
+      this.#config = config;
+      this.#figures.configured();
+      this.#socket.negotiated();
+      this.#gate.reset();
+      if (config.transport !== "webcodecs") this.#video.close();
+      this.#post({ type: "config", config });
+      this.#status("negotiated");
+    } else if (msg.type === "stats") {
+      this.#figures.server(msg as StatsMessage);
+    }
+  }
+
+  #binary(data: ArrayBuffer): void {
+    let header: EnvelopeHeader, payload: Uint8Array;
+    try {
+      ({ header, payload } = unpackEnvelope(data));
+    } catch {
+      this.#figures.dropped(1);
+      return;
+    }
+    const seq = header.seq;
+    if (!Number.isSafeInteger(seq)) return;
+    const s = seq as number;
+    const arrived = performance.now();
+    this.#figures.received(arrived, data.byteLength);
+    if (
+      header.type === "video_chunk" && validSize(header.width, header.height)
+    ) {
+      this.#video.decode(header, payload, s, arrived, this.#config?.codec);
+      return;
+    }
+    if (
+      header.type !== "image_frame" || !validSize(header.width, header.height)
+    ) {
+      this.#ack(s, false);
+      this.#figures.dropped(1);
+      return;
+    }
+    if (!this.#gate.admit(true, performance.now())) return; // every image is a keyframe
+    this.#images.decode({
+      seq: s,
+      mime: typeof header.mime === "string" ? header.mime : "image/jpeg",
+      stampUs: typeof header.timestamp_us === "number"
+        ? header.timestamp_us
+        : null,
+      receivedMs: arrived,
+      payload,
+    });
+  }
+
+  #tick(): void {
+    if (this.#disposed) return;
+    const now = performance.now();
+    if (this.#watchdog.stalled(now, this.#queued())) {
+      this.#images.abandon(); // late decodes are dropped
+      this.#video.close();
+      this.#gate.reset();
+      this.#socket.send({ type: "decoder_reset" });
+    }
+    const stats = this.#figures.stats(now, {
+      queued: this.#queued(),
+      gateDropped: this.#gate.dropped,
+      config: this.#config,
+    });
+    this.#post({ type: "stats", stats });
+  }
+
+  async #screenshot(id: number): Promise<void> {
+    const shot = this.#frame.screenshot();
+    if (!shot) {
+      this.#post({ type: "screenshot", id, blob: null, error: "no frame yet" });
+      return;
+    }
+    try {
+      this.#post({ type: "screenshot", id, blob: await shot });
+    } catch (err) {
+      const error = (err as Error).message;
+      this.#post({ type: "screenshot", id, blob: null, error });
+    }
+  }
+}
+
+/** Answer the page's messages: the first `init` starts the view. */
+function serve(scope: WorkerScope): void {
+  let view: ViewWorker | null = null;
+  scope.onmessage = (e) => {
+    const msg = e.data;
+    if (msg.type === "init") {
+      view ??= new ViewWorker((m) => scope.postMessage(m), msg);
+    } else if (view) {
+      view.handle(msg);
+    } else if (msg.type === "dispose") {
+      scope.postMessage({ type: "disposed" });
+    }
+  };
+}
+
+serve(self as unknown as WorkerScope);
