@@ -15,7 +15,7 @@
 
 import { serve } from "../mod.ts";
 import { renderScene } from "../bench/scene.ts";
-import { readLines } from "./_live.ts";
+import { readLines } from "./_viewer.ts";
 
 const [w, h, fps, maxBuffered] = Deno.args.map(Number);
 const display = await serve(w, h, {

@@ -1,13 +1,29 @@
 /**
- * A protocol-speaking WebSocket viewer for tests: it opens a real socket,
- * sends `hello`, queues text messages and unpacked binary frames, and can
- * acknowledge frames automatically.
+ * Test viewers and helpers for tests against a real listener.
+ *
+ * `TestViewer` opens a real WebSocket, says `hello`, and either keeps every
+ * text message and unpacked binary frame for `nextText()` / `nextFrame()`,
+ * or (`keep: false`) only counts frames, for viewers that run for minutes.
+ * It acknowledges frames as they arrive unless told not to, and closes on
+ * `await using`. `DisplayFixture` ties a display to the viewers opened on it
+ * and the timers a test starts, and tears them all down on `await using`.
+ * The rest are small helpers: test pictures, pixel checks, waiting, lines
+ * of a stream, raw HTTP.
  *
  * @module
  */
 
-import sharp from "sharp";
+import type { Display } from "../mod.ts";
 import { type EnvelopeHeader, unpackEnvelope } from "../src/protocol.ts";
+
+const HELLO_FIELDS = {
+  type: "hello",
+  supported: ["image/jpeg", "image/png", "image/webp"],
+  device_pixel_ratio: 1,
+};
+
+/** The hello of a JPEG/PNG/WebP viewer, as sent (the one `TestViewer` sends by default). */
+export const HELLO: string = JSON.stringify(HELLO_FIELDS);
 
 /** One received binary frame. */
 export interface ReceivedFrame {
@@ -28,6 +44,18 @@ export interface ViewerOptions {
   hello?: Record<string, unknown> | false;
   /** Acknowledge every frame as it arrives. Default true. */
   autoAck?: boolean;
+  /**
+   * Keep every message for `texts`, `frames`, `nextText()` and
+   * `nextFrame()`. Default true; `false` only counts frames (`received`,
+   * `largest`), so a viewer can run for minutes.
+   */
+  keep?: boolean;
+}
+
+/** How a socket closed. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
 }
 
 type Item = { kind: "text"; msg: Record<string, unknown> } | {
@@ -35,42 +63,62 @@ type Item = { kind: "text"; msg: Record<string, unknown> } | {
   frame: ReceivedFrame;
 };
 
-/** A test viewer over a real WebSocket. */
-export class TestViewer {
+/** A test viewer over a real WebSocket; `await using` closes it. */
+export class TestViewer implements AsyncDisposable {
   readonly ws: WebSocket;
+  /** Every text message, parsed (empty under `keep: false`). */
   readonly texts: Record<string, unknown>[] = [];
+  /** Every binary frame, unpacked (empty under `keep: false`). */
   readonly frames: ReceivedFrame[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
+  /** Binary frames received. */
+  received = 0;
+  /** The largest binary message received, bytes. */
+  largest = 0;
+  /** How the socket closed, once it has. */
+  readonly closed: Promise<CloseInfo>;
+  #closedWith: CloseInfo | null = null;
   #items: Item[] = [];
   #wake: (() => void) | null = null;
   #autoAck: boolean;
+  #keep: boolean;
 
-  private constructor(ws: WebSocket, autoAck: boolean) {
+  private constructor(ws: WebSocket, autoAck: boolean, keep: boolean) {
     this.ws = ws;
     this.#autoAck = autoAck;
+    this.#keep = keep;
     this.closed = new Promise((resolve) => {
       ws.onclose = (e) => {
-        resolve({ code: e.code, reason: e.reason });
+        this.#closedWith = { code: e.code, reason: e.reason };
+        resolve(this.#closedWith);
         this.#notify();
       };
     });
     ws.onmessage = (e) => {
       if (typeof e.data === "string") {
+        if (!this.#keep) return;
         const msg = JSON.parse(e.data);
         this.texts.push(msg);
         this.#items.push({ kind: "text", msg });
       } else {
-        const { header, payload } = unpackEnvelope(e.data as ArrayBuffer);
+        const data = e.data as ArrayBuffer;
+        this.received++;
+        this.largest = Math.max(this.largest, data.byteLength);
+        const { header, payload } = unpackEnvelope(data);
         const frame = { header, payload } as ReceivedFrame;
-        this.frames.push(frame);
-        this.#items.push({ kind: "frame", frame });
+        if (this.#keep) {
+          this.frames.push(frame);
+          this.#items.push({ kind: "frame", frame });
+        }
         if (this.#autoAck) this.ack(frame.header.seq);
       }
       this.#notify();
     };
   }
 
-  /** Connect and (unless `hello: false`) say hello with JPEG/PNG/WebP support. */
+  /**
+   * Connect and (unless `hello: false`) say hello with JPEG/PNG/WebP
+   * support; resolves once the socket is open.
+   */
   static async open(
     url: string,
     options: ViewerOptions = {},
@@ -81,21 +129,25 @@ export class TestViewer {
       { headers: options.headers ?? {} } as unknown as string[],
     );
     ws.binaryType = "arraybuffer";
-    const viewer = new TestViewer(ws, options.autoAck ?? true);
+    const viewer = new TestViewer(
+      ws,
+      options.autoAck ?? true,
+      options.keep ?? true,
+    );
     await new Promise<void>((resolve, reject) => {
       ws.onopen = () => resolve();
       ws.onerror = () => reject(new Error(`could not connect to ${url}`));
     });
     ws.onerror = () => {};
     if (options.hello !== false) {
-      viewer.send({
-        type: "hello",
-        supported: ["image/jpeg", "image/png", "image/webp"],
-        device_pixel_ratio: 1,
-        ...options.hello,
-      });
+      viewer.send({ ...HELLO_FIELDS, ...options.hello });
     }
     return viewer;
+  }
+
+  /** Whether the socket is open. */
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
   }
 
   #notify(): void {
@@ -109,6 +161,10 @@ export class TestViewer {
     timeoutMs: number,
     type?: string,
   ): Promise<Item> {
+    if (!this.#keep) {
+      throw new Error("this viewer keeps no messages (keep: false)");
+    }
+    const what = type ?? kind;
     const deadline = performance.now() + timeoutMs;
     while (true) {
       const i = this.#items.findIndex((it) =>
@@ -116,20 +172,24 @@ export class TestViewer {
         (type === undefined || (it.kind === "text" && it.msg.type === type))
       );
       if (i >= 0) return this.#items.splice(i, 1)[0];
-      const left = deadline - performance.now();
-      if (left <= 0 || this.ws.readyState === WebSocket.CLOSED) {
-        throw new Error(`no ${type ?? kind} within ${timeoutMs} ms`);
+      if (this.#closedWith) {
+        throw new Error(`closed with ${this.#closedWith.code} before ${what}`);
       }
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`no ${what} within ${timeoutMs} ms`);
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
-        timer = setTimeout(resolve, left);
+        if (Number.isFinite(left)) timer = setTimeout(resolve, left);
       });
       clearTimeout(timer);
     }
   }
 
-  /** The next text message (of `type`, if given). */
+  /**
+   * The next text message (of `type`, if given); rejects after `timeoutMs`
+   * (`Infinity`: never) or once the socket has closed without one.
+   */
   async nextText(
     type?: string,
     timeoutMs = 5000,
@@ -138,7 +198,10 @@ export class TestViewer {
     return (item as { msg: Record<string, unknown> }).msg;
   }
 
-  /** The next binary frame. */
+  /**
+   * The next binary frame; rejects after `timeoutMs` (`Infinity`: never) or
+   * once the socket has closed without one.
+   */
   async nextFrame(timeoutMs = 5000): Promise<ReceivedFrame> {
     const item = await this.#next("frame", timeoutMs);
     return (item as { frame: ReceivedFrame }).frame;
@@ -161,12 +224,84 @@ export class TestViewer {
     if (this.ws.readyState < WebSocket.CLOSING) this.ws.close();
     await this.closed;
   }
+
+  /** Close, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** How a `DisplayFixture` opens viewers and ends. */
+export interface FixtureOptions {
+  /** Options every `viewer()` starts from. */
+  viewer?: ViewerOptions;
+  /**
+   * Wait this long after the display closed (ms): `Display.close()` does
+   * not wait for an H.264 encoder that is still opening or encoding, and a
+   * test module that ends with one in flight can crash the test process
+   * (node-av's calls run on a context freed at teardown).
+   */
+  settleMs?: number;
+}
+
+/**
+ * A display served on a port, the viewers opened on it, and the timers a
+ * test starts on it, torn down together by `await using`: first what was
+ * handed to `defer()` (last first), then every viewer, then the display.
+ */
+export class DisplayFixture implements AsyncDisposable {
+  readonly display: Display;
+  /** Every viewer `viewer()` opened, in order. */
+  readonly viewers: TestViewer[] = [];
+  #options: FixtureOptions;
+  #deferred: Array<() => unknown> = [];
+
+  /** Take `display` (listening on a port) to tear down at the end. */
+  constructor(display: Display, options: FixtureOptions = {}) {
+    this.display = display;
+    this.#options = options;
+  }
+
+  /** The display's WebSocket URL. */
+  get url(): string {
+    return `ws://127.0.0.1:${this.display.port}/`;
+  }
+
+  /** Open a viewer on the display, closed at teardown. */
+  async viewer(options: ViewerOptions = {}): Promise<TestViewer> {
+    const v = await TestViewer.open(this.url, {
+      ...this.#options.viewer,
+      ...options,
+    });
+    this.viewers.push(v);
+    return v;
+  }
+
+  /** Run `stop` at teardown, before the viewers close (a timer, a publisher). */
+  defer(stop: () => unknown): void {
+    this.#deferred.push(stop);
+  }
+
+  /** Tear everything down. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      for (const stop of this.#deferred.splice(0).reverse()) await stop();
+      await Promise.all(this.viewers.map((v) => v.close()));
+    } finally {
+      await this.display.close();
+      if (this.#options.settleMs) await sleep(this.#options.settleMs);
+    }
+  }
 }
 
 /** Decode an image payload back to RGBA with sharp. */
 export async function decodeImage(
   payload: Uint8Array,
 ): Promise<{ data: Uint8Array; width: number; height: number }> {
+  // Loaded here, not at the top: the memory test's server process
+  // (_stall_server.ts) imports this module for readLines() and should not
+  // carry sharp.
+  const { default: sharp } = await import("sharp");
   const { data, info } = await sharp(payload).ensureAlpha().raw().toBuffer({
     resolveWithObject: true,
   });
@@ -234,6 +369,45 @@ export async function until(
 /** Sleep. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** `p`, or `fallback` after `ms` milliseconds (the timer is always cleared). */
+export async function withTimeout<T>(
+  p: Promise<T>,
+  ms: number,
+  fallback: T,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<T>((r) => timer = setTimeout(() => r(fallback), ms));
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Lines of a byte stream (a last line without `\n` too). bench/lines.ts has
+ * one too, but without the cast below it does not type-check beside the
+ * client's DOM types (`deno check tests/ client/ demo/`).
+ */
+export async function* readLines(
+  stream: ReadableStream<Uint8Array>,
+): AsyncGenerator<string> {
+  let rest = "";
+  for await (
+    const chunk of stream.pipeThrough(
+      new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>,
+    )
+  ) {
+    rest += chunk;
+    let nl;
+    while ((nl = rest.indexOf("\n")) >= 0) {
+      yield rest.slice(0, nl);
+      rest = rest.slice(nl + 1);
+    }
+  }
+  if (rest) yield rest;
 }
 
 /** A raw upgrade request over fetch, to see the HTTP status of a refused upgrade. */

@@ -30,14 +30,15 @@ import {
 import { browserMissing, launch, screenPixels } from "./_browser.ts";
 import { clientFrame, OP, RawSocket, upgradeRequest } from "./_raw_ws.ts";
 import {
-  beforeClose,
-  type Conn,
-  connect,
   HELLO,
-  SteadyViewer,
+  near,
+  pixelAt,
+  sleep,
+  solid,
+  TestViewer,
+  until,
   withTimeout,
-} from "./_live.ts";
-import { near, pixelAt, sleep, solid, until } from "./_viewer.ts";
+} from "./_viewer.ts";
 
 const SEED = Number(
   Deno.env.get("FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 31),
@@ -508,7 +509,11 @@ class EventTap {
  * Viewport reports count against the viewer's event rate, so after a flood
  * the first marker may be dropped: it is sent again every 50 ms (5 s at most).
  */
-async function markThrough(tap: EventTap, c: Conn, id: number): Promise<void> {
+async function markThrough(
+  tap: EventTap,
+  c: TestViewer,
+  id: number,
+): Promise<void> {
   const seen = tap.marked(id);
   let done = false;
   seen.then(() => done = true);
@@ -516,7 +521,7 @@ async function markThrough(tap: EventTap, c: Conn, id: number): Promise<void> {
   while (!done) {
     if (c.ws.readyState !== WebSocket.OPEN) {
       throw new Error(
-        `closed with ${await c.closed} before the marker came through`,
+        `closed with ${(await c.closed).code} before the marker came through`,
       );
     }
     if (performance.now() > deadline) {
@@ -539,8 +544,7 @@ async function runTorn(port: number, c: Torn): Promise<void> {
     return;
   }
   if (c.kind === "ws-close-after-hello") {
-    const conn = await connect(url);
-    conn.ws.send(HELLO);
+    const conn = await TestViewer.open(url, { autoAck: false });
     await conn.close();
     return;
   }
@@ -678,28 +682,33 @@ Deno.test("fuzz: a live display survives >10,000 hostile inputs and a steady vie
     frame++;
     display.publish(solid(W, H, [frame & 255, (frame * 7) & 255, 90]));
   }, 10);
-  const steady = await SteadyViewer.open(url);
+  const steady = await TestViewer.open(url, { keep: false });
   // The steady viewer's frame count, sampled.
   const samples: Array<[number, number]> = [];
   const sampler = setInterval(
-    () => samples.push([performance.now(), steady.frames]),
+    () => samples.push([performance.now(), steady.received]),
     100,
   );
   const counts = { survivable: 0, fatal: 0, torn: 0, flood: 0 };
   const phases: Array<{ name: string; from: number; to: number; ms: number }> =
     [];
   const phase = async (name: string, run: () => Promise<void>) => {
-    const from = steady.frames, t0 = performance.now();
+    const from = steady.received, t0 = performance.now();
     await run();
     await sleep(150); // room for a frame to land after the phase
-    phases.push({ name, from, to: steady.frames, ms: performance.now() - t0 });
+    phases.push({
+      name,
+      from,
+      to: steady.received,
+      ms: performance.now() - t0,
+    });
   };
   let markerId = 0;
   const params = { seed: SEED, endOnFailure: false };
 
   try {
     await until(
-      () => steady.frames > 0,
+      () => steady.received > 0,
       5000,
       "the steady viewer's first frame",
     );
@@ -716,10 +725,9 @@ Deno.test("fuzz: a live display survives >10,000 hostile inputs and a steady vie
           }),
           async (batches) => {
             await Promise.all(batches.map(async (msgs) => {
-              const c = await connect(url);
+              const c = await TestViewer.open(url, { autoAck: false });
               try {
-                c.ws.send(HELLO);
-                await beforeClose(c, c.config, "config");
+                await c.nextText("config", Infinity);
                 for (const m of msgs) c.ws.send(JSON.stringify(m));
                 await markThrough(tap, c, ++markerId % 65536);
                 assert.equal(c.ws.readyState, WebSocket.OPEN);
@@ -741,14 +749,15 @@ Deno.test("fuzz: a live display survives >10,000 hostile inputs and a steady vie
           fc.array(fatalCase, { minLength: 6, maxLength: 6 }),
           async (cases) => {
             const codes = await Promise.all(cases.map(async (k) => {
-              const c = await connect(url);
+              const c = await TestViewer.open(url, {
+                hello: k.hello ? {} : false,
+                autoAck: false,
+              });
               try {
-                if (k.hello) {
-                  c.ws.send(HELLO);
-                  await beforeClose(c, c.config, "config");
-                }
+                if (k.hello) await c.nextText("config", Infinity);
                 c.ws.send(fatalData(k));
-                return await withTimeout(c.closed, 5000, -1);
+                const closed = c.closed.then(({ code }) => code);
+                return await withTimeout(closed, 5000, -1);
               } finally {
                 await c.close();
               }
@@ -795,11 +804,15 @@ Deno.test("fuzz: a live display survives >10,000 hostile inputs and a steady vie
             tap.drain();
             tap.perViewer.clear();
             const t0 = performance.now();
-            const conns = await Promise.all(floods.map(() => connect(url)));
+            const conns = await Promise.all(
+              floods.map(() =>
+                TestViewer.open(url, { hello: false, autoAck: false })
+              ),
+            );
             try {
               for (const c of conns) c.ws.send(HELLO);
               await Promise.all(
-                conns.map((c) => beforeClose(c, c.config, "config")),
+                conns.map((c) => c.nextText("config", Infinity)),
               );
               floods.forEach((msgs, i) => {
                 for (const m of msgs) conns[i].ws.send(m);
@@ -839,7 +852,7 @@ Deno.test("fuzz: a live display survives >10,000 hostile inputs and a steady vie
     console.log(
       `fuzz: ${total} generated inputs (${
         JSON.stringify(counts)
-      }); steady viewer: ${steady.frames} frames, longest time without one ${
+      }); steady viewer: ${steady.received} frames, longest time without one ${
         gap.toFixed(0)
       } ms (sampled every 100 ms); ` +
         phases.map((p) =>
@@ -851,7 +864,7 @@ Deno.test("fuzz: a live display survives >10,000 hostile inputs and a steady vie
 
     // The steady viewer kept receiving frames through every phase, with no
     // long gap anywhere.
-    assert.ok(steady.open, "the steady viewer is still connected");
+    assert.ok(steady.isOpen, "the steady viewer is still connected");
     for (const p of phases) {
       assert.ok(p.to > p.from + 5, `${p.name}: only ${p.to - p.from} frames`);
     }

@@ -30,11 +30,12 @@ import {
 } from "./_h264.ts";
 import {
   decodeImage,
+  DisplayFixture,
   near,
   pixelAt,
   type ReceivedFrame,
   sleep,
-  TestViewer,
+  type TestViewer,
   until,
 } from "./_viewer.ts";
 
@@ -361,49 +362,6 @@ Deno.test({
 const W = 320, H = 240;
 const VIDEO_HELLO = { supported: [CAP_H264, "image/jpeg"] };
 
-/** A display on its own listener whose frame timestamps map back to pattern numbers. */
-async function videoDisplay(
-  options: Parameters<typeof serve>[2] = {},
-  width = W,
-  height = H,
-): Promise<
-  { display: Display; stamps: Map<number, number>; clock: StampClock }
-> {
-  const clock = new StampClock();
-  const display = await serve(width, height, {
-    port: 0,
-    fps: 30,
-    stillAfter: false,
-    logger: () => {},
-    clock,
-    ...options,
-  });
-  return { display, stamps: new Map(), clock };
-}
-
-/**
- * Close a display, then give node-av's async calls a moment to finish:
- * `Display.close()` does not wait for an encoder that is still opening or
- * encoding, and a test module that ends with one in flight can crash the
- * test process (node-av's open2 runs on a context freed at teardown).
- */
-async function closeDisplay(display: Display): Promise<void> {
-  await display.close();
-  await sleep(150);
-}
-
-function url(display: Display): string {
-  return `ws://127.0.0.1:${display.port}/`;
-}
-
-function videoViewer(
-  display: Display,
-  autoAck = true,
-  hello: Record<string, unknown> = VIDEO_HELLO,
-): Promise<TestViewer> {
-  return TestViewer.open(url(display), { hello, autoAck });
-}
-
 interface Publisher {
   /** Pictures published so far. */
   readonly count: number;
@@ -428,32 +386,6 @@ function noisy(width: number, height: number, n: number): Uint8Array {
     }
   }
   return px;
-}
-
-/** Publish `picture(n)` (on a timer at `fps`, or by hand), recording each frame's timestamp. */
-function publisher(
-  env: { display: Display; stamps: Map<number, number>; clock: StampClock },
-  fps: number | null,
-  picture: Picture = pattern,
-): Publisher {
-  let n = 0;
-  const one = () => {
-    const { display } = env;
-    if (display.closed) return;
-    display.publish(picture(display.width, display.height, n));
-    env.stamps.set(env.clock.last, n);
-    n++;
-  };
-  const timer = fps === null ? null : setInterval(one, 1000 / fps);
-  return {
-    get count() {
-      return n;
-    },
-    one,
-    stop: () => {
-      if (timer !== null) clearInterval(timer);
-    },
-  };
 }
 
 type Header = ReceivedFrame["header"] & {
@@ -515,25 +447,90 @@ async function checkStream(
   return { keyframes };
 }
 
-/** Acknowledge every frame `delayMs` after it arrives; returns a stop function. */
-function lateAcks(v: TestViewer, delayMs: number): () => Promise<void> {
-  const timers = new Set<ReturnType<typeof setTimeout>>();
-  const onMessage = (e: MessageEvent) => {
-    if (typeof e.data === "string") return;
-    const seq = v.frames.at(-1)!.header.seq;
-    const t = setTimeout(() => {
-      timers.delete(t);
-      v.ack(seq);
-    }, delayMs);
-    timers.add(t);
-  };
-  v.ws.addEventListener("message", onMessage);
-  return async () => {
-    v.ws.removeEventListener("message", onMessage);
-    for (const t of timers) clearTimeout(t);
-    timers.clear();
-    await sleep(0);
-  };
+/**
+ * A display on its own listener whose frame timestamps map back to picture
+ * numbers, with the viewers (H.264-capable unless told otherwise), the
+ * publishers and the late ackers a test starts on it: `await using` stops
+ * and closes them all, then the display.
+ */
+class VideoEnv extends DisplayFixture {
+  /** Frame timestamp (µs) → the number of the picture published with it. */
+  readonly stamps: Map<number, number> = new Map();
+  readonly clock: StampClock;
+
+  private constructor(display: Display, clock: StampClock) {
+    super(display, { viewer: { hello: VIDEO_HELLO }, settleMs: 150 });
+    this.clock = clock;
+  }
+
+  /** Serve a W x H display with `options` on a free port. */
+  static async open(
+    options: Parameters<typeof serve>[2] = {},
+  ): Promise<VideoEnv> {
+    const clock = new StampClock();
+    const display = await serve(W, H, {
+      port: 0,
+      fps: 30,
+      stillAfter: false,
+      logger: () => {},
+      clock,
+      ...options,
+    });
+    return new VideoEnv(display, clock);
+  }
+
+  /**
+   * Publish `picture(n)` (on a timer at `fps`, or by hand), recording each
+   * frame's timestamp; stopped at teardown.
+   */
+  publisher(fps: number | null, picture: Picture = pattern): Publisher {
+    let n = 0;
+    const one = () => {
+      const { display } = this;
+      if (display.closed) return;
+      display.publish(picture(display.width, display.height, n));
+      this.stamps.set(this.clock.last, n);
+      n++;
+    };
+    const timer = fps === null ? null : setInterval(one, 1000 / fps);
+    const stop = () => {
+      if (timer !== null) clearInterval(timer);
+    };
+    this.defer(stop);
+    return {
+      get count() {
+        return n;
+      },
+      one,
+      stop,
+    };
+  }
+
+  /**
+   * Acknowledge every frame `v` gets `delayMs` after it arrives; returns a
+   * stop function, also run at teardown.
+   */
+  lateAcks(v: TestViewer, delayMs: number): () => Promise<void> {
+    const timers = new Set<ReturnType<typeof setTimeout>>();
+    const onMessage = (e: MessageEvent) => {
+      if (typeof e.data === "string") return;
+      const seq = v.frames.at(-1)!.header.seq;
+      const t = setTimeout(() => {
+        timers.delete(t);
+        v.ack(seq);
+      }, delayMs);
+      timers.add(t);
+    };
+    v.ws.addEventListener("message", onMessage);
+    const stop = async () => {
+      v.ws.removeEventListener("message", onMessage);
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      await sleep(0);
+    };
+    this.defer(stop);
+    return stop;
+  }
 }
 
 Deno.test({
@@ -541,50 +538,44 @@ Deno.test({
     "video viewer: webcodecs config, codec of the first chunk, IDR with SPS/PPS, annexb headers, seq +1, right pictures",
   ignore,
   fn: async () => {
-    const env = await videoDisplay();
-    const pub = publisher(env, null);
-    try {
+    await using env = await VideoEnv.open();
+    const pub = env.publisher(null);
+    pub.one();
+    const v = await env.viewer();
+    const config = await v.nextText("config");
+    assert.equal(config.transport, "webcodecs");
+    assert.equal(config.width, W);
+    assert.equal(config.height, H);
+    assert.match(String(config.codec), /^avc1\.42[0-9A-F]{4}$/);
+    assert.equal(config.mime, undefined);
+    const first = await v.nextFrame();
+    const h = hdr(first);
+    assert.equal(h.type, "video_chunk");
+    assert.equal(h.seq, 1);
+    assert.equal(h.keyframe, true);
+    assert.equal(h.codec, config.codec, "config codec = the stream's SPS");
+    assert.equal(codecFromAnnexB(first.payload), config.codec);
+    assert.equal(h.bitstream, "annexb");
+    assert.equal(h.duration_us, Math.round(1e6 / 30));
+    assert.deepEqual([h.width, h.height], [W, H]);
+    assert.ok(Math.abs(h.timestamp_us / 1000 - Date.now()) < 5000);
+    assert.deepEqual([...first.payload.subarray(0, 3)], [0, 0, 0]);
+    assert.ok(first.payload[3] === 1, "4-byte start code first");
+    assert.deepEqual(nalsNoSei(nalTypes(first.payload)).slice(0, 3), [
+      7,
+      8,
+      5,
+    ]);
+    for (let i = 0; i < 10; i++) {
       pub.one();
-      const v = await videoViewer(env.display);
-      const config = await v.nextText("config");
-      assert.equal(config.transport, "webcodecs");
-      assert.equal(config.width, W);
-      assert.equal(config.height, H);
-      assert.match(String(config.codec), /^avc1\.42[0-9A-F]{4}$/);
-      assert.equal(config.mime, undefined);
-      const first = await v.nextFrame();
-      const h = hdr(first);
-      assert.equal(h.type, "video_chunk");
-      assert.equal(h.seq, 1);
-      assert.equal(h.keyframe, true);
-      assert.equal(h.codec, config.codec, "config codec = the stream's SPS");
-      assert.equal(codecFromAnnexB(first.payload), config.codec);
-      assert.equal(h.bitstream, "annexb");
-      assert.equal(h.duration_us, Math.round(1e6 / 30));
-      assert.deepEqual([h.width, h.height], [W, H]);
-      assert.ok(Math.abs(h.timestamp_us / 1000 - Date.now()) < 5000);
-      assert.deepEqual([...first.payload.subarray(0, 3)], [0, 0, 0]);
-      assert.ok(first.payload[3] === 1, "4-byte start code first");
-      assert.deepEqual(nalsNoSei(nalTypes(first.payload)).slice(0, 3), [
-        7,
-        8,
-        5,
-      ]);
-      for (let i = 0; i < 10; i++) {
-        pub.one();
-        const f = await v.nextFrame();
-        assert.equal(hdr(f).seq, i + 2);
-        assert.equal(hdr(f).keyframe, false, `chunk ${i + 2} is a delta`);
-        assert.equal(hdr(f).codec, config.codec);
-        assert.equal(hdr(f).bitstream, "annexb");
-      }
-      await checkStream(v.frames, env.stamps, "viewer");
-      assert.equal(env.display.stats().encodes, 11);
-      await v.close();
-    } finally {
-      pub.stop();
-      await closeDisplay(env.display);
+      const f = await v.nextFrame();
+      assert.equal(hdr(f).seq, i + 2);
+      assert.equal(hdr(f).keyframe, false, `chunk ${i + 2} is a delta`);
+      assert.equal(hdr(f).codec, config.codec);
+      assert.equal(hdr(f).bitstream, "annexb");
     }
+    await checkStream(v.frames, env.stamps, "viewer");
+    assert.equal(env.display.stats().encodes, 11);
   },
 });
 
@@ -593,35 +584,27 @@ Deno.test({
     "a video viewer and an image-only viewer on one display: H.264 and JPEG at once",
   ignore,
   fn: async () => {
-    const env = await videoDisplay();
-    const pub = publisher(env, null);
-    try {
-      const v = await videoViewer(env.display);
-      const img = await TestViewer.open(url(env.display), {
-        hello: { supported: ["image/jpeg"] },
-      });
-      assert.equal((await v.nextText("config")).transport, "webcodecs");
-      const ic = await img.nextText("config");
-      assert.equal(ic.transport, "image");
-      assert.equal(ic.mime, "image/jpeg");
-      for (let i = 0; i < 3; i++) {
-        pub.one();
-        const [vf, jf] = await Promise.all([v.nextFrame(), img.nextFrame()]);
-        assert.equal(hdr(vf).type, "video_chunk");
-        assert.equal(hdr(vf).keyframe, i === 0);
-        assert.equal(jf.header.type, "image_frame");
-        assert.equal(jf.header.mime, "image/jpeg");
-        assert.equal(hdr(jf).timestamp_us, hdr(vf).timestamp_us);
-        const pic = await decodeImage(jf.payload);
-        assert.ok(psnr(pic.data, pattern(W, H, i)) > 28, "the JPEG");
-      }
-      await checkStream(v.frames, env.stamps, "video viewer");
-      assert.equal(env.display.stats().encodes, 6, "3 H.264 + 3 JPEG");
-      await Promise.all([v.close(), img.close()]);
-    } finally {
-      pub.stop();
-      await closeDisplay(env.display);
+    await using env = await VideoEnv.open();
+    const pub = env.publisher(null);
+    const v = await env.viewer();
+    const img = await env.viewer({ hello: { supported: ["image/jpeg"] } });
+    assert.equal((await v.nextText("config")).transport, "webcodecs");
+    const ic = await img.nextText("config");
+    assert.equal(ic.transport, "image");
+    assert.equal(ic.mime, "image/jpeg");
+    for (let i = 0; i < 3; i++) {
+      pub.one();
+      const [vf, jf] = await Promise.all([v.nextFrame(), img.nextFrame()]);
+      assert.equal(hdr(vf).type, "video_chunk");
+      assert.equal(hdr(vf).keyframe, i === 0);
+      assert.equal(jf.header.type, "image_frame");
+      assert.equal(jf.header.mime, "image/jpeg");
+      assert.equal(hdr(jf).timestamp_us, hdr(vf).timestamp_us);
+      const pic = await decodeImage(jf.payload);
+      assert.ok(psnr(pic.data, pattern(W, H, i)) > 28, "the JPEG");
     }
+    await checkStream(v.frames, env.stamps, "video viewer");
+    assert.equal(env.display.stats().encodes, 6, "3 H.264 + 3 JPEG");
   },
 });
 
@@ -630,55 +613,47 @@ Deno.test({
     "late joiners start on a keyframe; the first viewer's stream stays continuous; one encode per frame, not per viewer",
   ignore,
   fn: async () => {
-    const env = await videoDisplay();
-    const pub = publisher(env, 30);
-    const viewers: TestViewer[] = [];
-    try {
-      const a = await videoViewer(env.display);
-      viewers.push(a);
-      await until(() => a.frames.length >= 8, 5000, "A's first frames");
-      const aBefore = a.frames.length;
-      const published0 = pub.count, encodes0 = env.display.stats().encodes;
-      for (let i = 0; i < 4; i++) {
-        viewers.push(await videoViewer(env.display));
-        await sleep(100);
-      }
-      await sleep(600);
-      pub.stop();
-      await sleep(200); // let the last chunks land
-      const published = pub.count - published0;
-      const encodes = env.display.stats().encodes - encodes0;
-      // About one encode per published frame: a few extra IDRs for the joins
-      // at most, never one encode per viewer.
-      assert.ok(
-        encodes <= published + 5,
-        `${encodes} encodes for ${published} frames and 5 viewers`,
+    await using env = await VideoEnv.open();
+    const pub = env.publisher(30);
+    const a = await env.viewer();
+    await until(() => a.frames.length >= 8, 5000, "A's first frames");
+    const aBefore = a.frames.length;
+    const published0 = pub.count, encodes0 = env.display.stats().encodes;
+    for (let i = 0; i < 4; i++) {
+      await env.viewer();
+      await sleep(100);
+    }
+    await sleep(600);
+    pub.stop();
+    await sleep(200); // let the last chunks land
+    const published = pub.count - published0;
+    const encodes = env.display.stats().encodes - encodes0;
+    // About one encode per published frame: a few extra IDRs for the joins
+    // at most, never one encode per viewer.
+    assert.ok(
+      encodes <= published + 5,
+      `${encodes} encodes for ${published} frames and 5 viewers`,
+    );
+    assert.ok(encodes >= published * 0.6, `${encodes} of ${published}`);
+    assert.ok(
+      a.frames.length - aBefore >= published * 0.6,
+      `A got ${a.frames.length - aBefore} of ${published} frames meanwhile`,
+    );
+    for (const [i, v] of env.viewers.entries()) {
+      assert.equal(
+        hdr(v.frames[0]).keyframe,
+        true,
+        `viewer ${i} first chunk`,
       );
-      assert.ok(encodes >= published * 0.6, `${encodes} of ${published}`);
-      assert.ok(
-        a.frames.length - aBefore >= published * 0.6,
-        `A got ${a.frames.length - aBefore} of ${published} frames meanwhile`,
-      );
-      for (const [i, v] of viewers.entries()) {
-        assert.equal(
-          hdr(v.frames[0]).keyframe,
-          true,
-          `viewer ${i} first chunk`,
-        );
-        assert.ok(v.frames.length >= 10, `viewer ${i}: ${v.frames.length}`);
-        await checkStream(v.frames, env.stamps, `viewer ${i}`);
+      assert.ok(v.frames.length >= 10, `viewer ${i}: ${v.frames.length}`);
+      await checkStream(v.frames, env.stamps, `viewer ${i}`);
+    }
+    // Everyone got the same bytes for the same frame.
+    const last = env.viewers.map((v) => v.frames.at(-1)!);
+    for (const f of last) {
+      if (hdr(f).timestamp_us === hdr(last[0]).timestamp_us) {
+        assert.deepEqual(f.payload, last[0].payload);
       }
-      // Everyone got the same bytes for the same frame.
-      const last = viewers.map((v) => v.frames.at(-1)!);
-      for (const f of last) {
-        if (hdr(f).timestamp_us === hdr(last[0]).timestamp_us) {
-          assert.deepEqual(f.payload, last[0].payload);
-        }
-      }
-    } finally {
-      pub.stop();
-      await Promise.all(viewers.map((v) => v.close()));
-      await closeDisplay(env.display);
     }
   },
 });
@@ -688,39 +663,31 @@ Deno.test({
     "forced drop: a viewer that stops acking while another keeps up resumes on a keyframe, never a delta out of order",
   ignore,
   fn: async () => {
-    const env = await videoDisplay({ inflightTimeout: 60 });
-    const pub = publisher(env, 30);
-    const fast = await videoViewer(env.display);
-    const slow = await videoViewer(env.display, false);
-    let stopAcks = async () => {};
-    try {
-      await until(() => slow.frames.length >= 2, 5000, "the window to fill");
-      await sleep(400); // the shared stream moves on without it
-      assert.equal(slow.frames.length, 2, "nothing past the window");
-      const stalled = env.display.stats().viewerStats[1];
-      assert.equal(stalled.inflight, 2);
-      assert.ok(stalled.dropped > 0, "chunks were dropped for it");
-      // It acks again: the next chunk must be an IDR, then in-order deltas.
-      stopAcks = lateAcks(slow, 0);
-      slow.ack(2);
-      await until(() => slow.frames.length >= 12, 5000, "it to resume");
-      assert.equal(hdr(slow.frames[2]).keyframe, true, "resumes on an IDR");
-      pub.stop();
-      await sleep(150);
-      await stopAcks();
-      await checkStream(slow.frames, env.stamps, "slow viewer");
-      const { keyframes } = await checkStream(
-        fast.frames,
-        env.stamps,
-        "fast viewer",
-      );
-      assert.ok(keyframes <= 4, `fast viewer saw ${keyframes} IDRs`);
-    } finally {
-      pub.stop();
-      await stopAcks();
-      await Promise.all([fast.close(), slow.close()]);
-      await closeDisplay(env.display);
-    }
+    await using env = await VideoEnv.open({ inflightTimeout: 60 });
+    const pub = env.publisher(30);
+    const fast = await env.viewer();
+    const slow = await env.viewer({ autoAck: false });
+    await until(() => slow.frames.length >= 2, 5000, "the window to fill");
+    await sleep(400); // the shared stream moves on without it
+    assert.equal(slow.frames.length, 2, "nothing past the window");
+    const stalled = env.display.stats().viewerStats[1];
+    assert.equal(stalled.inflight, 2);
+    assert.ok(stalled.dropped > 0, "chunks were dropped for it");
+    // It acks again: the next chunk must be an IDR, then in-order deltas.
+    const stopAcks = env.lateAcks(slow, 0);
+    slow.ack(2);
+    await until(() => slow.frames.length >= 12, 5000, "it to resume");
+    assert.equal(hdr(slow.frames[2]).keyframe, true, "resumes on an IDR");
+    pub.stop();
+    await sleep(150);
+    await stopAcks();
+    await checkStream(slow.frames, env.stamps, "slow viewer");
+    const { keyframes } = await checkStream(
+      fast.frames,
+      env.stamps,
+      "fast viewer",
+    );
+    assert.ok(keyframes <= 4, `fast viewer saw ${keyframes} IDRs`);
   },
 });
 
@@ -729,24 +696,18 @@ Deno.test({
     "inflight_timeout: a silent video viewer gets its window cleared and a keyframe",
   ignore,
   fn: async () => {
-    const env = await videoDisplay({ inflightTimeout: 0.3 });
-    const pub = publisher(env, 30);
-    const fast = await videoViewer(env.display);
-    const silent = await videoViewer(env.display, false);
-    try {
-      await until(
-        () => silent.frames.length >= 3,
-        3000,
-        "a frame after the timeout",
-      );
-      assert.equal(hdr(silent.frames[0]).keyframe, true);
-      assert.equal(hdr(silent.frames[2]).keyframe, true, "after the timeout");
-      assert.equal(hdr(silent.frames[2]).seq, 3);
-    } finally {
-      pub.stop();
-      await Promise.all([fast.close(), silent.close()]);
-      await closeDisplay(env.display);
-    }
+    await using env = await VideoEnv.open({ inflightTimeout: 0.3 });
+    env.publisher(30);
+    await env.viewer(); // one that keeps up
+    const silent = await env.viewer({ autoAck: false });
+    await until(
+      () => silent.frames.length >= 3,
+      3000,
+      "a frame after the timeout",
+    );
+    assert.equal(hdr(silent.frames[0]).keyframe, true);
+    assert.equal(hdr(silent.frames[2]).keyframe, true, "after the timeout");
+    assert.equal(hdr(silent.frames[2]).seq, 3);
   },
 });
 
@@ -756,41 +717,34 @@ Deno.test({
   ignore,
   fn: async () => {
     const minKeyframeInterval = 0.25, seconds = 2;
-    const env = await videoDisplay({ minKeyframeInterval });
-    const fast = await videoViewer(env.display);
-    const slow = await videoViewer(env.display, false);
-    const stopAcks = lateAcks(slow, 150);
+    await using env = await VideoEnv.open({ minKeyframeInterval });
+    const fast = await env.viewer();
+    const slow = await env.viewer({ autoAck: false });
+    env.lateAcks(slow, 150);
     await Promise.all([fast.nextText("config"), slow.nextText("config")]);
-    const pub = publisher(env, 30);
-    try {
-      await sleep(seconds * 1000);
-      pub.stop();
-      await sleep(200);
-      const published = pub.count;
-      assert.ok(
-        fast.frames.length >= published * 0.8,
-        `fast viewer got ${fast.frames.length} of ${published}`,
-      );
-      assert.ok(
-        slow.frames.length > 3,
-        `slow viewer got ${slow.frames.length}`,
-      );
-      assert.ok(
-        slow.frames.length < published * 0.6,
-        `the slow one is slow: ${slow.frames.length}`,
-      );
-      const { keyframes } = await checkStream(fast.frames, env.stamps, "fast");
-      assert.ok(
-        keyframes <= seconds / minKeyframeInterval + 2,
-        `${keyframes} IDRs in ${seconds} s`,
-      );
-      await checkStream(slow.frames, env.stamps, "slow");
-    } finally {
-      pub.stop();
-      await stopAcks();
-      await Promise.all([fast.close(), slow.close()]);
-      await closeDisplay(env.display);
-    }
+    const pub = env.publisher(30);
+    await sleep(seconds * 1000);
+    pub.stop();
+    await sleep(200);
+    const published = pub.count;
+    assert.ok(
+      fast.frames.length >= published * 0.8,
+      `fast viewer got ${fast.frames.length} of ${published}`,
+    );
+    assert.ok(
+      slow.frames.length > 3,
+      `slow viewer got ${slow.frames.length}`,
+    );
+    assert.ok(
+      slow.frames.length < published * 0.6,
+      `the slow one is slow: ${slow.frames.length}`,
+    );
+    const { keyframes } = await checkStream(fast.frames, env.stamps, "fast");
+    assert.ok(
+      keyframes <= seconds / minKeyframeInterval + 2,
+      `${keyframes} IDRs in ${seconds} s`,
+    );
+    await checkStream(slow.frames, env.stamps, "slow");
   },
 });
 
@@ -799,33 +753,27 @@ Deno.test({
     "request_keyframe and decoder_reset get a keyframe next, while frames flow",
   ignore,
   fn: async () => {
-    const env = await videoDisplay();
-    const pub = publisher(env, 30);
-    const v = await videoViewer(env.display);
-    try {
-      for (
-        const msg of [{ type: "request_keyframe", reason: "test" }, {
-          type: "decoder_reset",
-        }]
-      ) {
-        await sleep(400); // deltas flow meanwhile
-        const before = v.frames.length;
-        assert.equal(hdr(v.frames.at(-1)!).keyframe, false, "a delta last");
-        v.send(msg);
-        await until(
-          () => v.frames.slice(before).some((f) => hdr(f).keyframe),
-          2000,
-          `a keyframe after ${msg.type}`,
-        );
-      }
-      pub.stop();
-      await sleep(100);
-      await checkStream(v.frames, env.stamps, "viewer");
-    } finally {
-      pub.stop();
-      await v.close();
-      await closeDisplay(env.display);
+    await using env = await VideoEnv.open();
+    const pub = env.publisher(30);
+    const v = await env.viewer();
+    for (
+      const msg of [{ type: "request_keyframe", reason: "test" }, {
+        type: "decoder_reset",
+      }]
+    ) {
+      await sleep(400); // deltas flow meanwhile
+      const before = v.frames.length;
+      assert.equal(hdr(v.frames.at(-1)!).keyframe, false, "a delta last");
+      v.send(msg);
+      await until(
+        () => v.frames.slice(before).some((f) => hdr(f).keyframe),
+        2000,
+        `a keyframe after ${msg.type}`,
+      );
     }
+    pub.stop();
+    await sleep(100);
+    await checkStream(v.frames, env.stamps, "viewer");
   },
 });
 
@@ -834,41 +782,35 @@ Deno.test({
     "on a resting scene, a joiner, request_keyframe and decoder_reset get an IDR of the resting frame",
   ignore,
   fn: async () => {
-    const env = await videoDisplay();
-    const pub = publisher(env, null);
-    const v = await videoViewer(env.display);
-    try {
-      await v.nextText("config");
-      pub.one();
-      await v.nextFrame();
-      pub.one();
-      await v.nextFrame();
-      // A viewer joining now (sooner than minKeyframeInterval after the
-      // last IDR) gets the resting frame as an IDR too.
-      const late = await videoViewer(env.display);
-      const lf = await late.nextFrame(2000).catch(() => null);
-      await late.close();
-      assert.ok(lf, "no chunk for a viewer joining a resting scene");
-      assert.equal(hdr(lf).keyframe, true);
-      assert.equal(hdr(lf).timestamp_us, hdr(v.frames[1]).timestamp_us);
-      for (
-        const msg of [{ type: "request_keyframe", reason: "test" }, {
-          type: "decoder_reset",
-        }]
-      ) {
-        // Asked at once: sooner than minKeyframeInterval after the last IDR.
-        v.send(msg);
-        const f = await v.nextFrame(2000).catch(() => null);
-        assert.ok(f, `no chunk after ${msg.type} on a resting scene`);
-        assert.equal(hdr(f).keyframe, true);
-        assert.equal(hdr(f).timestamp_us, hdr(v.frames[1]).timestamp_us);
-      }
-      await checkStream(v.frames, env.stamps, "viewer");
-    } finally {
-      pub.stop();
-      await v.close();
-      await closeDisplay(env.display);
+    await using env = await VideoEnv.open();
+    const pub = env.publisher(null);
+    const v = await env.viewer();
+    await v.nextText("config");
+    pub.one();
+    await v.nextFrame();
+    pub.one();
+    await v.nextFrame();
+    // A viewer joining now (sooner than minKeyframeInterval after the
+    // last IDR) gets the resting frame as an IDR too.
+    const late = await env.viewer();
+    const lf = await late.nextFrame(2000).catch(() => null);
+    await late.close();
+    assert.ok(lf, "no chunk for a viewer joining a resting scene");
+    assert.equal(hdr(lf).keyframe, true);
+    assert.equal(hdr(lf).timestamp_us, hdr(v.frames[1]).timestamp_us);
+    for (
+      const msg of [{ type: "request_keyframe", reason: "test" }, {
+        type: "decoder_reset",
+      }]
+    ) {
+      // Asked at once: sooner than minKeyframeInterval after the last IDR.
+      v.send(msg);
+      const f = await v.nextFrame(2000).catch(() => null);
+      assert.ok(f, `no chunk after ${msg.type} on a resting scene`);
+      assert.equal(hdr(f).keyframe, true);
+      assert.equal(hdr(f).timestamp_us, hdr(v.frames[1]).timestamp_us);
     }
+    await checkStream(v.frames, env.stamps, "viewer");
   },
 });
 
@@ -877,60 +819,57 @@ Deno.test({
     "still after settle on video: one more IDR of the resting frame, larger and cleaner; then a keyframe before new deltas",
   ignore,
   fn: async () => {
-    const env = await videoDisplay({ stillAfter: 0.2, bitrate: 300_000 });
-    const pub = publisher(env, null, noisy);
-    const v = await videoViewer(env.display);
-    try {
-      await v.nextText("config");
-      for (let i = 0; i < 4; i++) {
-        pub.one();
-        await v.nextFrame();
-        await sleep(30);
-      }
-      const live = v.frames.at(-1)!;
-      assert.equal(hdr(live).keyframe, false);
-      const still = await v.nextFrame(3000);
-      const h = hdr(still);
-      assert.equal(h.type, "video_chunk");
-      assert.equal(h.keyframe, true);
-      assert.equal(h.seq, hdr(live).seq + 1);
-      assert.equal(h.timestamp_us, hdr(live).timestamp_us, "the same frame");
-      assert.equal(h.codec, codecFromAnnexB(still.payload));
-      assert.ok(
-        still.payload.length > live.payload.length,
-        `still ${still.payload.length} B vs live ${live.payload.length} B`,
-      );
-      // Decoded on its own, the still is closer to the source than the live
-      // picture decoded at the end of its chain.
-      const want = noisy(W, H, 3);
-      const dec = await AvDecoder.open();
-      let livePsnr = 0;
-      try {
-        for (const f of v.frames.slice(0, 4)) {
-          const [pic] = await dec.decode(f.payload);
-          livePsnr = psnr(pic.data, want);
-        }
-        const [pic] = await dec.decode(still.payload);
-        const stillPsnr = psnr(pic.data, want);
-        assert.ok(
-          stillPsnr > livePsnr + 3,
-          `still ${stillPsnr.toFixed(1)} dB vs live ${livePsnr.toFixed(1)} dB`,
-        );
-      } finally {
-        dec.close();
-      }
-      await sleep(400);
-      assert.equal(v.frames.length, 5, "the still is sent once");
-      // The decoder now holds the still: the next live chunk must be an IDR.
+    await using env = await VideoEnv.open({
+      stillAfter: 0.2,
+      bitrate: 300_000,
+    });
+    const pub = env.publisher(null, noisy);
+    const v = await env.viewer();
+    await v.nextText("config");
+    for (let i = 0; i < 4; i++) {
       pub.one();
-      const next = await v.nextFrame();
-      assert.equal(hdr(next).keyframe, true, "an IDR after the still");
-      await checkStream(v.frames, env.stamps, "viewer", noisy, 22);
-    } finally {
-      pub.stop();
-      await v.close();
-      await closeDisplay(env.display);
+      await v.nextFrame();
+      await sleep(30);
     }
+    const live = v.frames.at(-1)!;
+    assert.equal(hdr(live).keyframe, false);
+    const still = await v.nextFrame(3000);
+    const h = hdr(still);
+    assert.equal(h.type, "video_chunk");
+    assert.equal(h.keyframe, true);
+    assert.equal(h.seq, hdr(live).seq + 1);
+    assert.equal(h.timestamp_us, hdr(live).timestamp_us, "the same frame");
+    assert.equal(h.codec, codecFromAnnexB(still.payload));
+    assert.ok(
+      still.payload.length > live.payload.length,
+      `still ${still.payload.length} B vs live ${live.payload.length} B`,
+    );
+    // Decoded on its own, the still is closer to the source than the live
+    // picture decoded at the end of its chain.
+    const want = noisy(W, H, 3);
+    const dec = await AvDecoder.open();
+    let livePsnr = 0;
+    try {
+      for (const f of v.frames.slice(0, 4)) {
+        const [pic] = await dec.decode(f.payload);
+        livePsnr = psnr(pic.data, want);
+      }
+      const [pic] = await dec.decode(still.payload);
+      const stillPsnr = psnr(pic.data, want);
+      assert.ok(
+        stillPsnr > livePsnr + 3,
+        `still ${stillPsnr.toFixed(1)} dB vs live ${livePsnr.toFixed(1)} dB`,
+      );
+    } finally {
+      dec.close();
+    }
+    await sleep(400);
+    assert.equal(v.frames.length, 5, "the still is sent once");
+    // The decoder now holds the still: the next live chunk must be an IDR.
+    pub.one();
+    const next = await v.nextFrame();
+    assert.equal(hdr(next).keyframe, true, "an IDR after the still");
+    await checkStream(v.frames, env.stamps, "viewer", noisy, 22);
   },
 });
 
@@ -939,47 +878,41 @@ Deno.test({
     "resize on video: a new config with the new size, then a keyframe of that size",
   ignore,
   fn: async () => {
-    const env = await videoDisplay();
-    const pub = publisher(env, null);
-    const v = await videoViewer(env.display);
+    await using env = await VideoEnv.open();
+    const pub = env.publisher(null);
+    const v = await env.viewer();
+    await v.nextText("config");
+    pub.one();
+    await v.nextFrame();
+    pub.one();
+    await v.nextFrame();
+    env.display.resize(160, 96);
+    const config = await v.nextText("config");
+    assert.equal(config.transport, "webcodecs");
+    assert.deepEqual([config.width, config.height], [160, 96]);
+    assert.match(String(config.codec), /^avc1\.42/);
+    pub.one();
+    const f = await v.nextFrame();
+    const h = hdr(f);
+    assert.equal(h.keyframe, true);
+    assert.deepEqual([h.width, h.height], [160, 96]);
+    assert.equal(h.codec, config.codec);
+    assert.equal(h.seq, 3);
+    pub.one();
+    assert.equal(hdr(await v.nextFrame()).keyframe, false);
+    // A decoder that follows the whole stream gets the new size.
+    const dec = await AvDecoder.open();
     try {
-      await v.nextText("config");
-      pub.one();
-      await v.nextFrame();
-      pub.one();
-      await v.nextFrame();
-      env.display.resize(160, 96);
-      const config = await v.nextText("config");
-      assert.equal(config.transport, "webcodecs");
-      assert.deepEqual([config.width, config.height], [160, 96]);
-      assert.match(String(config.codec), /^avc1\.42/);
-      pub.one();
-      const f = await v.nextFrame();
-      const h = hdr(f);
-      assert.equal(h.keyframe, true);
-      assert.deepEqual([h.width, h.height], [160, 96]);
-      assert.equal(h.codec, config.codec);
-      assert.equal(h.seq, 3);
-      pub.one();
-      assert.equal(hdr(await v.nextFrame()).keyframe, false);
-      // A decoder that follows the whole stream gets the new size.
-      const dec = await AvDecoder.open();
-      try {
-        const sizes = [];
-        for (const g of v.frames) {
-          const [pic] = await dec.decode(g.payload);
-          sizes.push(`${pic.width}x${pic.height}`);
-        }
-        assert.deepEqual(sizes, ["320x240", "320x240", "160x96", "160x96"]);
-      } finally {
-        dec.close();
+      const sizes = [];
+      for (const g of v.frames) {
+        const [pic] = await dec.decode(g.payload);
+        sizes.push(`${pic.width}x${pic.height}`);
       }
-      await checkStream(v.frames.slice(2), env.stamps, "after the resize");
+      assert.deepEqual(sizes, ["320x240", "320x240", "160x96", "160x96"]);
     } finally {
-      pub.stop();
-      await v.close();
-      await closeDisplay(env.display);
+      dec.close();
     }
+    await checkStream(v.frames.slice(2), env.stamps, "after the resize");
   },
 });
 
@@ -988,9 +921,9 @@ Deno.test({
     "transport switch by hello: image (JPEG frames), then back to webcodecs starting on a keyframe",
   ignore,
   fn: async () => {
-    const env = await videoDisplay();
-    const pub = publisher(env, 30);
-    const v = await videoViewer(env.display);
+    await using env = await VideoEnv.open();
+    const pub = env.publisher(30);
+    const v = await env.viewer();
     // Every message in arrival order: which config each frame came under.
     const order: string[] = [];
     v.ws.addEventListener("message", (e) => {
@@ -999,72 +932,64 @@ Deno.test({
         if (m.type === "config") order.push(`config:${m.transport}`);
       } else order.push(String(v.frames.at(-1)!.header.type));
     });
-    try {
-      assert.equal((await v.nextText("config")).transport, "webcodecs");
-      await until(() => v.frames.length >= 5, 3000, "video frames");
-      v.send({ type: "hello", ...VIDEO_HELLO, transport: "image" });
-      const ic = await v.nextText("config");
-      assert.equal(ic.transport, "image");
-      assert.equal(ic.mime, "image/jpeg");
-      const atImage = order.length;
-      await until(
-        () =>
-          order.slice(atImage).filter((t) => t === "image_frame").length >= 5,
-        3000,
-        "JPEG frames",
-      );
-      v.send({ type: "hello", ...VIDEO_HELLO, transport: "webcodecs" });
-      const vc = await v.nextText("config");
-      assert.equal(vc.transport, "webcodecs");
-      const atVideo = order.length;
-      await until(
-        () =>
-          order.slice(atVideo).filter((t) => t === "video_chunk").length >= 5,
-        3000,
-        "video frames again",
-      );
-      pub.stop();
-      await sleep(100);
-      const configs = order.filter((t) => t.startsWith("config"));
-      assert.deepEqual(configs, [
-        "config:webcodecs",
-        "config:image",
-        "config:webcodecs",
-      ]);
-      // Under each config only its kind of frame.
-      let current = "";
-      for (const t of order) {
-        if (t.startsWith("config:")) current = t.slice(7);
-        else {
-          assert.equal(
-            t,
-            current === "image" ? "image_frame" : "video_chunk",
-            `${t} under ${current}: ${order.join(" ")}`,
-          );
-        }
+    assert.equal((await v.nextText("config")).transport, "webcodecs");
+    await until(() => v.frames.length >= 5, 3000, "video frames");
+    v.send({ type: "hello", ...VIDEO_HELLO, transport: "image" });
+    const ic = await v.nextText("config");
+    assert.equal(ic.transport, "image");
+    assert.equal(ic.mime, "image/jpeg");
+    const atImage = order.length;
+    await until(
+      () => order.slice(atImage).filter((t) => t === "image_frame").length >= 5,
+      3000,
+      "JPEG frames",
+    );
+    v.send({ type: "hello", ...VIDEO_HELLO, transport: "webcodecs" });
+    const vc = await v.nextText("config");
+    assert.equal(vc.transport, "webcodecs");
+    const atVideo = order.length;
+    await until(
+      () => order.slice(atVideo).filter((t) => t === "video_chunk").length >= 5,
+      3000,
+      "video frames again",
+    );
+    pub.stop();
+    await sleep(100);
+    const configs = order.filter((t) => t.startsWith("config"));
+    assert.deepEqual(configs, [
+      "config:webcodecs",
+      "config:image",
+      "config:webcodecs",
+    ]);
+    // Under each config only its kind of frame.
+    let current = "";
+    for (const t of order) {
+      if (t.startsWith("config:")) current = t.slice(7);
+      else {
+        assert.equal(
+          t,
+          current === "image" ? "image_frame" : "video_chunk",
+          `${t} under ${current}: ${order.join(" ")}`,
+        );
       }
-      // seq runs on across the switches.
-      v.frames.forEach((f, i) => assert.equal(f.header.seq, i + 1));
-      const images = v.frames.filter((f) => f.header.type === "image_frame");
-      assert.equal(images[0].header.mime, "image/jpeg");
-      const pic = await decodeImage(images[0].payload);
-      assert.ok(near(pixelAt(pic, 40, 40), [255, 0, 0], 16));
-      const videos = v.frames.filter((f) => f.header.type === "video_chunk");
-      const firstAfter = videos.findIndex((f) =>
-        f.header.seq > images.at(-1)!.header.seq
-      );
-      assert.equal(hdr(videos[firstAfter]).keyframe, true, "back on an IDR");
-      await checkStream(videos.slice(firstAfter), env.stamps, "after");
-      await checkStream(
-        videos.slice(0, firstAfter),
-        env.stamps,
-        "before",
-      );
-    } finally {
-      pub.stop();
-      await v.close();
-      await closeDisplay(env.display);
     }
+    // seq runs on across the switches.
+    v.frames.forEach((f, i) => assert.equal(f.header.seq, i + 1));
+    const images = v.frames.filter((f) => f.header.type === "image_frame");
+    assert.equal(images[0].header.mime, "image/jpeg");
+    const pic = await decodeImage(images[0].payload);
+    assert.ok(near(pixelAt(pic, 40, 40), [255, 0, 0], 16));
+    const videos = v.frames.filter((f) => f.header.type === "video_chunk");
+    const firstAfter = videos.findIndex((f) =>
+      f.header.seq > images.at(-1)!.header.seq
+    );
+    assert.equal(hdr(videos[firstAfter]).keyframe, true, "back on an IDR");
+    await checkStream(videos.slice(firstAfter), env.stamps, "after");
+    await checkStream(
+      videos.slice(0, firstAfter),
+      env.stamps,
+      "before",
+    );
   },
 });
 
@@ -1072,21 +997,16 @@ Deno.test({
   name: "a display forced to webcodecs refuses an image-only viewer with 1003",
   ignore,
   fn: async () => {
-    const env = await videoDisplay({ transport: "webcodecs" });
-    try {
-      const img = await TestViewer.open(url(env.display), {
-        hello: { supported: ["image/jpeg", "image/png"] },
-      });
-      const { code } = await img.closed;
-      assert.equal(code, 1003);
-      assert.equal(img.frames.length, 0);
-      // A viewer that decodes H.264 is served.
-      const v = await videoViewer(env.display);
-      assert.equal((await v.nextText("config")).transport, "webcodecs");
-      await v.close();
-    } finally {
-      await closeDisplay(env.display);
-    }
+    await using env = await VideoEnv.open({ transport: "webcodecs" });
+    const img = await env.viewer({
+      hello: { supported: ["image/jpeg", "image/png"] },
+    });
+    const { code } = await img.closed;
+    assert.equal(code, 1003);
+    assert.equal(img.frames.length, 0);
+    // A viewer that decodes H.264 is served.
+    const v = await env.viewer();
+    assert.equal((await v.nextText("config")).transport, "webcodecs");
   },
 });
 
@@ -1095,38 +1015,32 @@ Deno.test({
     "an odd-sized display still serves an H.264-capable viewer, and H.264 comes back at an even size",
   ignore,
   fn: async () => {
-    const env = await videoDisplay();
-    const pub = publisher(env, null);
-    const v = await videoViewer(env.display);
-    try {
-      assert.equal((await v.nextText("config")).transport, "webcodecs");
-      pub.one();
-      assert.equal(hdr(await v.nextFrame()).type, "video_chunk");
-      // libx264 takes only even sizes (4:2:0): at 251x131 the viewer must
-      // still see frames of the right size, by whatever transport.
-      env.display.resize(251, 131);
-      const odd = await v.nextText("config");
-      assert.deepEqual([odd.width, odd.height], [251, 131]);
-      pub.one();
-      const f = await v.nextFrame();
-      assert.deepEqual([f.header.width, f.header.height], [251, 131]);
-      // Back at an even size the viewer is on H.264 again.
-      env.display.resize(W, H);
-      const back = await v.nextText("config");
-      assert.deepEqual([back.width, back.height], [W, H]);
-      assert.equal(
-        back.transport,
-        "webcodecs",
-        "an odd size once must not turn H.264 off for good",
-      );
-      pub.one();
-      const g = await v.nextFrame();
-      assert.equal(hdr(g).type, "video_chunk");
-      assert.equal(hdr(g).keyframe, true);
-    } finally {
-      pub.stop();
-      await v.close();
-      await closeDisplay(env.display);
-    }
+    await using env = await VideoEnv.open();
+    const pub = env.publisher(null);
+    const v = await env.viewer();
+    assert.equal((await v.nextText("config")).transport, "webcodecs");
+    pub.one();
+    assert.equal(hdr(await v.nextFrame()).type, "video_chunk");
+    // libx264 takes only even sizes (4:2:0): at 251x131 the viewer must
+    // still see frames of the right size, by whatever transport.
+    env.display.resize(251, 131);
+    const odd = await v.nextText("config");
+    assert.deepEqual([odd.width, odd.height], [251, 131]);
+    pub.one();
+    const f = await v.nextFrame();
+    assert.deepEqual([f.header.width, f.header.height], [251, 131]);
+    // Back at an even size the viewer is on H.264 again.
+    env.display.resize(W, H);
+    const back = await v.nextText("config");
+    assert.deepEqual([back.width, back.height], [W, H]);
+    assert.equal(
+      back.transport,
+      "webcodecs",
+      "an odd size once must not turn H.264 off for good",
+    );
+    pub.one();
+    const g = await v.nextFrame();
+    assert.equal(hdr(g).type, "video_chunk");
+    assert.equal(hdr(g).keyframe, true);
   },
 });

@@ -15,25 +15,20 @@ import {
   tokenAuth,
 } from "../mod.ts";
 import { renderScene } from "../bench/scene.ts";
-import {
-  beforeClose,
-  connect,
-  HELLO,
-  readLines,
-  SteadyViewer,
-  withTimeout,
-} from "./_live.ts";
 import { clientFrame, OP, RawSocket, upgradeRequest } from "./_raw_ws.ts";
 import {
   decodeImage,
+  HELLO,
   near,
   pixelAt,
   quadrants,
+  readLines,
   sleep,
   solid,
   TestViewer,
   until,
   upgradeStatus,
+  withTimeout,
 } from "./_viewer.ts";
 
 const enc = new TextEncoder();
@@ -114,7 +109,7 @@ Deno.test("a viewer that stops reading: its buffer stays bounded, its frames are
     logger: log.logger,
   });
   const pub = publishing(display, sceneRing(W, H), 16);
-  const good = await SteadyViewer.open(ws(display));
+  const good = await TestViewer.open(ws(display), { keep: false });
   const raw = await stalledViewer(display.port!);
   try {
     await until(() => display.viewers === 2, 2000, "both viewers");
@@ -142,7 +137,7 @@ Deno.test("a viewer that stops reading: its buffer stays bounded, its frames are
           t: performance.now(),
           sent: v.framesSent,
           published: s.framesPublished,
-          goodFrames: good.frames,
+          goodFrames: good.received,
         });
       }
       await sleep(20);
@@ -186,13 +181,13 @@ Deno.test("a viewer that stops reading: its buffer stays bounded, its frames are
     assert.equal(code, 1008);
     assert.equal(reason, "viewer too slow");
     assert.ok(frames > 0);
-    const goodNow = good.frames;
+    const goodNow = good.received;
     await until(
-      () => good.frames > goodNow + 10,
+      () => good.received > goodNow + 10,
       3000,
       "the good viewer to go on",
     );
-    assert.ok(good.open);
+    assert.ok(good.isOpen);
   } finally {
     raw.abort();
     pub.stop();
@@ -240,7 +235,7 @@ Deno.test("memory: eight stalled viewers for 20 s at 1280x720 keep the server's 
   const lines = readLines(child.stdout);
   const stdin = child.stdin.getWriter();
   const raws: RawSocket[] = [];
-  let good: SteadyViewer | null = null;
+  let good: TestViewer | null = null;
   let reading: Promise<void> | null = null;
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
   try {
@@ -253,7 +248,7 @@ Deno.test("memory: eight stalled viewers for 20 s at 1280x720 keep the server's 
         else samples.push(msg);
       }
     })();
-    good = await SteadyViewer.open(`ws://127.0.0.1:${port}/`);
+    good = await TestViewer.open(`ws://127.0.0.1:${port}/`, { keep: false });
     // Warm up with one good viewer until the RSS stops setting new highs
     // (encoder threads, allocator arenas and the V8 heap grow for a while
     // under a 60 fps 720p load whatever the viewers do): no new high of
@@ -272,7 +267,7 @@ Deno.test("memory: eight stalled viewers for 20 s at 1280x720 keep the server's 
     const baseline = Math.max(...samples.slice(-24).map((s) => s.rss));
     const from = samples.length;
     for (let i = 0; i < 8; i++) raws.push(await stalledViewer(port));
-    const goodBefore = good.frames;
+    const goodBefore = good.received;
     await sleep(20_000);
     const during = samples.slice(from);
     const peak = Math.max(...during.map((s) => s.rss));
@@ -298,7 +293,7 @@ Deno.test("memory: eight stalled viewers for 20 s at 1280x720 keep the server's 
           end.published - during[0].published
         } frames in 20 s, ` +
         `good viewer got ${
-          good.frames - goodBefore
+          good.received - goodBefore
         }; stalled viewers were sent ${
           stalled.map((v) => v.sent).join(",")
         } frames each; most held by one socket ${mib(maxBuf)} MiB; ` +
@@ -325,8 +320,8 @@ Deno.test("memory: eight stalled viewers for 20 s at 1280x720 keep the server's 
     );
     // The good viewer went on at a useful rate (>= 10 of 30 fps).
     assert.ok(
-      good.frames - goodBefore >= 200,
-      `good viewer: ${good.frames - goodBefore} frames in 20 s`,
+      good.received - goodBefore >= 200,
+      `good viewer: ${good.received - goodBefore} frames in 20 s`,
     );
   } finally {
     await good?.close();
@@ -369,21 +364,19 @@ Deno.test("churn: 1,000 connect/hello/disconnect cycles leave no viewer, timer o
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
     switch (i % 7) {
       case 0: {
-        const c = await connect(url);
+        const c = await TestViewer.open(url, { hello: false, autoAck: false });
         await c.close();
         break;
       }
       case 1: {
-        const c = await connect(url);
-        c.ws.send(HELLO);
-        await beforeClose(c, c.config, "config");
+        const c = await TestViewer.open(url, { autoAck: false });
+        await c.nextText("config", Infinity);
         await c.close();
         break;
       }
       case 2: {
-        const c = await connect(url);
-        c.ws.send(HELLO);
-        await beforeClose(c, c.frame, "a frame");
+        const c = await TestViewer.open(url, { autoAck: false });
+        await c.nextFrame(Infinity);
         await c.close();
         break;
       }

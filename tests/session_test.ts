@@ -189,7 +189,7 @@ class FakeHost implements SessionHost {
 
   video(_step: number): VideoGroup {
     throw new Error(
-      "the fake host has no H.264 stream (tests/video_test.ts covers it)",
+      "the fake host has no H.264 stream (tests/h264_test.ts covers it, on a real display)",
     );
   }
 
