@@ -35,7 +35,12 @@ export type {
 } from "./src/display.ts";
 export { RfbServer, serve, serveServer } from "./src/server.ts";
 export { handler } from "./src/handler.ts";
-export type { HandlerOptions, RequestInfo, RfbHandler } from "./src/handler.ts";
+export type {
+  HandlerOptions,
+  RequestInfo,
+  RfbHandler,
+  StreamDirectory,
+} from "./src/handler.ts";
 export { timingSafeEqual, tokenAuth } from "./src/auth.ts";
 export { notebookBundle, widget } from "./src/notebook.ts";
 export { GpuTarget } from "./src/gpu/target.ts";
@@ -46,13 +51,18 @@ export { GpuFrameReader } from "./src/gpu/convert.ts";
 export type { ReadResult } from "./src/gpu/convert.ts";
 export { rgbaToYuv, yuvToRgba } from "./src/yuv.ts";
 export type { YuvLayout } from "./src/yuv.ts";
-export type { JupyterDisplayable, WidgetOptions } from "./src/notebook.ts";
+export type {
+  JupyterDisplayable,
+  NotebookStream,
+  WidgetOptions,
+} from "./src/notebook.ts";
 export { originAllowed } from "./src/origin.ts";
 export type {
   AllowedOrigins,
   AuthContext,
   Authenticate,
   DisplayOptions,
+  EncoderChoice,
   ImageEncoder,
   ServerOptions,
 } from "./src/options.ts";
@@ -65,7 +75,7 @@ export type {
   PixelData,
   YuvPlanes,
 } from "./src/frame.ts";
-export type { ViewerStats } from "./src/session.ts";
+export type { ViewerStats } from "./src/session/metrics.ts";
 export type { Clock, TimerHandle } from "./src/clock.ts";
 export type { Logger, LogLevel } from "./src/log.ts";
 export { consoleLogger, silentLogger } from "./src/log.ts";

@@ -26,7 +26,12 @@ export async function* readLines(
   stream: ReadableStream<Uint8Array>,
 ): AsyncGenerator<string> {
   let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+  // The cast: with the DOM types in scope (client/), TextDecoderStream takes BufferSource.
+  const decoder = new TextDecoderStream() as unknown as TransformStream<
+    Uint8Array,
+    string
+  >;
+  for await (const chunk of stream.pipeThrough(decoder)) {
     rest += chunk;
     let nl;
     while ((nl = rest.indexOf("\n")) >= 0) {

@@ -1,5 +1,6 @@
 /**
- * Ready-made `authenticate` hooks.
+ * Ready-made `authenticate` hooks, and the cookie parsing they and the
+ * session use.
  *
  * @module
  */
@@ -56,4 +57,30 @@ export function tokenAuth(
     for (const t of list) ok = timingSafeEqual(given, t) || ok;
     return ok;
   };
+}
+
+/**
+ * Parse a `Cookie` header into a record.
+ *
+ * @example
+ * ```ts
+ * import { parseCookies } from "./auth.ts";
+ * parseCookies("a=1; b=two"); // { a: "1", b: "two" }
+ * ```
+ */
+export function parseCookies(header: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!header) return out;
+  for (const part of header.split(";")) {
+    const i = part.indexOf("=");
+    if (i < 0) continue;
+    const name = part.slice(0, i).trim();
+    if (name === "") continue;
+    let value = part.slice(i + 1).trim();
+    try {
+      value = decodeURIComponent(value);
+    } catch { /* keep raw */ }
+    out[name] = value;
+  }
+  return out;
 }

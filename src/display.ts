@@ -1,82 +1,38 @@
 /**
- * `Display`: one stream of frames and the viewers watching it. The app
- * publishes frames (latest wins, never blocking) and reads input events; the
- * display encodes each frame once per encoding its viewers need and fans the
- * same bytes out to all of them, each under its own flow control.
+ * `Display`: the app's side of one stream. The app publishes frames (latest
+ * wins, never blocking), reads input events, retunes, resizes and reads
+ * figures; the display checks what it is given and hands frames to its hub
+ * (src/hub/), which encodes each frame once per encoding its viewers need
+ * and fans the same bytes out to all of them.
  *
  * @module
  */
 
-import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
-import { encodeImage } from "./encoders/image.ts";
-import { EncodeGroup } from "./encoders/group.ts";
-import { pictureOf } from "./encoders/h264.ts";
-import { EncoderRoute } from "./encoders/h264_route.ts";
-import { yuvToRgba } from "./yuv.ts";
-import {
-  type VideoChunk,
-  type VideoEncoder,
-  VideoGroup,
-} from "./encoders/video_group.ts";
-import { LADDER } from "./adaptive.ts";
+import { systemClock } from "./clock.ts";
 import { type DisplayEvent, EventQueue } from "./events.ts";
 import {
-  type Channels,
   checkFrame,
   checkYuv,
-  type Frame,
   type FrameInput,
-  FramePool,
-  type PooledFrame,
   type YuvPlanes,
 } from "./frame.ts";
+import { Hub } from "./hub/hub.ts";
 import { consoleLogger } from "./log.ts";
 import { notebookBundle } from "./notebook.ts";
 import {
   checkSize,
-  defaultBitrate,
   type DisplayOptions,
   type ResolvedDisplayOptions,
   resolveDisplayOptions,
+  TUNABLE,
+  type TunableOptions,
 } from "./options.ts";
-import {
-  CLOSE_GOING_AWAY,
-  CLOSE_TRY_LATER,
-  IMAGE_MIME,
-  type ImageFormat,
-  type NegotiationOffer,
-} from "./protocol.ts";
-import {
-  Session,
-  type SessionHost,
-  type SessionRequest,
-  type ViewerSocket,
-  type ViewerStats,
-} from "./session.ts";
+import type { Session } from "./session/session.ts";
+import type { SessionRequest, ViewerSocket } from "./session/types.ts";
+import type { ViewerStats } from "./session/metrics.ts";
+import { targetAt } from "./hub/video_tracks.ts";
 
-/** The settings `Display.configure` can change while the display runs. */
-export type TunableOptions = Pick<
-  DisplayOptions,
-  | "transport"
-  | "imageFormat"
-  | "quality"
-  | "bitrate"
-  | "fps"
-  | "gop"
-  | "stillAfter"
-  | "adaptive"
->;
-
-const TUNABLE = [
-  "transport",
-  "imageFormat",
-  "quality",
-  "bitrate",
-  "fps",
-  "gop",
-  "stillAfter",
-  "adaptive",
-] as const;
+export type { TunableOptions } from "./options.ts";
 
 /** Options for one `publish` call. */
 export interface PublishOptions {
@@ -101,7 +57,7 @@ export interface DisplayStats {
   height: number;
   /** Viewers connected (negotiated or not). */
   viewers: number;
-  /** Frames published since the display was made. */
+  /** Frames published (or, on a fed display, pictures received). */
   framesPublished: number;
   /** Encodes run (over all groups). */
   encodes: number;
@@ -162,8 +118,6 @@ export function internals(display: Display): DisplayInternals {
   return i;
 }
 
-let nextViewerId = 1;
-
 /**
  * A stream of frames with its viewers.
  *
@@ -183,31 +137,9 @@ let nextViewerId = 1;
 export class Display implements AsyncDisposable {
   /** The stream's name (`"default"` unless added to a server under another). */
   readonly name: string;
-  #width: number;
-  #height: number;
   #opts: ResolvedDisplayOptions;
-  #clock: Clock;
-  #pool = new FramePool();
-  #latest: PooledFrame | null = null;
-  #version = 0;
-  #lastPublish = 0;
-  #settled = false;
-  #stillTimer: TimerHandle | null = null;
-  #groups = new Map<string, EncodeGroup>();
-  #videos = new Map<number, VideoGroup>(); // by quality step
-  #videoStill: { group: EncodeGroup; encoder: Promise<VideoEncoder> } | null =
-    null;
-  #route: EncoderRoute;
-  #h264: Promise<{ ok: boolean; reason: string }> | null = null;
-  #videoBroken: string | null = null;
-  #videoBrokenAt: { size: string; reason: string } | null = null;
-  #matrix: "bt601" | "bt709" = "bt601";
-  #encodersClosing = new Set<Promise<void>>();
-  #probes = new Set<Promise<unknown>>();
-  #retired = { encodes: 0, ms: 0, failures: 0, keyframes: 0 };
-  #sessions = new Set<Session>();
+  #hub: Hub;
   #events: EventQueue;
-  #pumpScheduled = false;
   #closed = false;
   #closing: Promise<void> | null = null;
   #address: DisplayAddress | null = null;
@@ -232,45 +164,40 @@ export class Display implements AsyncDisposable {
       logger: consoleLogger,
       clock: systemClock,
     });
-    this.#clock = this.#opts.clock;
-    this.#width = width;
-    this.#height = height;
     this.name = name;
-    this.#route = new EncoderRoute(
-      this.#opts.encoder,
-      this.#opts.logger,
-      `display '${name}'`,
-    );
     this.#events = new EventQueue(this.#opts.maxQueuedEvents);
+    this.#hub = new Hub({
+      name,
+      options: this.#opts,
+      width,
+      height,
+      input: (ev) => this.#events.push(ev),
+    });
     internalsOf.set(this, {
-      accept: (socket, req) => this.#accept(socket, req),
+      accept: (socket, req) => this.#hub.accept(socket, req),
       attach: (address, onClose) => {
         this.#address = address;
         this.#onClose = onClose;
       },
       options: this.#opts,
       publishPlanes: (rgba, yuv) =>
-        this.#publishPlanes(rgba ? { bytes: rgba, channels: 4 } : null, yuv),
-      needs: () => {
-        let rgba = false, yuv = false;
-        for (const s of this.#sessions) {
-          const t = s.transport;
-          if (t === "image") rgba = true;
-          else if (t === "webcodecs") yuv = true;
-        }
-        return { rgba, yuv };
-      },
+        this.#hub.publish(
+          rgba ? { bytes: rgba, channels: 4 } : null,
+          yuv,
+          this.#opts.pixelRatio,
+        ),
+      needs: () => this.#hub.needs(),
     });
   }
 
   /** Frame width in pixels. */
   get width(): number {
-    return this.#width;
+    return this.#hub.size().width;
   }
 
   /** Frame height in pixels. */
   get height(): number {
-    return this.#height;
+    return this.#hub.size().height;
   }
 
   /** The listener's port, or `null` when the display is only mounted with `handler()`. */
@@ -285,7 +212,7 @@ export class Display implements AsyncDisposable {
 
   /** The number of viewers connected. */
   get viewers(): number {
-    return this.#sessions.size;
+    return this.#hub.viewers;
   }
 
   /** True after `close()`. */
@@ -319,11 +246,12 @@ export class Display implements AsyncDisposable {
         `publish(): pixelRatio must be a positive number, got ${pixelRatio}`,
       );
     }
+    const { width, height } = this.#hub.size();
     const layout = options.layout ?? "auto";
     if (layout === "nv12" || layout === "i420") {
-      this.#publishPlanes(null, {
+      this.#hub.publish(null, {
         layout,
-        data: checkYuv(frame, this.#width, this.#height),
+        data: checkYuv(frame, width, height),
       }, pixelRatio);
       return;
     }
@@ -334,40 +262,7 @@ export class Display implements AsyncDisposable {
         }`,
       );
     }
-    const { bytes, channels } = checkFrame(frame, this.#width, this.#height);
-    this.#publishPlanes({ bytes, channels }, null, pixelRatio);
-  }
-
-  /** Take a frame as RGB-ish pixels, YUV planes, or both (the GPU path). */
-  #publishPlanes(
-    rgb: { bytes: Uint8Array; channels: Channels } | null,
-    yuv: YuvPlanes | null,
-    pixelRatio = this.#opts.pixelRatio,
-  ): void {
-    if (this.#closed) return;
-    // YUV frames carry BT.709; the scaler makes BT.601 from RGB. The H.264
-    // stream signals its matrix, so a change of source restarts it.
-    const matrix = yuv ? "bt709" : "bt601";
-    if (matrix !== this.#matrix) {
-      this.#matrix = matrix;
-      this.#closeVideo();
-    }
-    const next = this.#pool.take(
-      rgb?.bytes ?? null,
-      this.#width,
-      this.#height,
-      rgb?.channels ?? 4,
-      ++this.#version,
-      this.#clock.epochMicros(),
-      pixelRatio,
-      yuv,
-    );
-    if (this.#latest) this.#pool.release(this.#latest);
-    this.#latest = next;
-    this.#lastPublish = this.#clock.now();
-    this.#settled = false;
-    this.#armStill();
-    this.#schedulePump();
+    this.#hub.publish(checkFrame(frame, width, height), null, pixelRatio);
   }
 
   /**
@@ -392,7 +287,10 @@ export class Display implements AsyncDisposable {
    * It drains the same queue as `pollEvents()`.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64);
+   * setTimeout(() => display.close(), 10);
    * for await (const ev of display.events()) {
    *   if (ev.type === "key_down") console.log(ev.key);
    * }
@@ -435,18 +333,11 @@ export class Display implements AsyncDisposable {
     const next = resolveDisplayOptions(
       { ...current, ...changes },
       "configure()",
-      {
-        logger: this.#opts.logger,
-        clock: this.#clock,
-      },
+      { logger: this.#opts.logger, clock: this.#opts.clock },
     );
     const opts = this.#opts as Record<string, unknown>;
     for (const k of TUNABLE) opts[k] = (next as Record<string, unknown>)[k];
-    this.#retireGroups();
-    this.#closeVideo();
-    for (const s of this.#sessions) s.reconfigure();
-    this.#armStill();
-    this.#schedulePump();
+    this.#hub.retune();
   }
 
   /**
@@ -466,7 +357,7 @@ export class Display implements AsyncDisposable {
       transport: o.transport,
       imageFormat: o.imageFormat,
       quality: o.quality,
-      bitrate: this.#target(0).bitrate,
+      bitrate: targetAt(o, this.width, this.height, 0).bitrate,
       fps: o.fps,
       gop: o.gop,
       stillAfter: o.stillAfter,
@@ -489,15 +380,7 @@ export class Display implements AsyncDisposable {
    */
   resize(width: number, height: number): void {
     checkSize("resize()", width, height);
-    if (width === this.#width && height === this.#height) return;
-    this.#width = width;
-    this.#height = height;
-    if (this.#latest) this.#pool.release(this.#latest);
-    this.#latest = null;
-    this.#pool.clear();
-    this.#retireGroups();
-    this.#closeVideo();
-    for (const s of this.#sessions) s.resized();
+    this.#hub.resize(width, height);
   }
 
   /**
@@ -512,34 +395,13 @@ export class Display implements AsyncDisposable {
    * ```
    */
   stats(): DisplayStats {
-    let encodes = this.#retired.encodes;
-    let ms = this.#retired.ms;
-    let failures = this.#retired.failures;
-    let keyframes = this.#retired.keyframes;
-    for (const g of [...this.#groups.values(), ...this.#videos.values()]) {
-      encodes += g.encodes;
-      ms += g.encodeMsTotal;
-      failures += g.failures;
-      if (g instanceof VideoGroup) keyframes += g.forcedKeyframes;
-    }
     return {
       name: this.name,
-      width: this.#width,
-      height: this.#height,
-      viewers: this.#sessions.size,
-      framesPublished: this.#version,
-      encodes,
-      encodeMsMean: encodes ? ms / encodes : 0,
-      encodeFailures: failures,
-      keyframesForced: keyframes,
-      h264: this.#h264Off()
-        ? `unavailable: ${this.#h264Off()}`
-        : this.#videos.size
-        ? "live"
-        : "idle",
+      width: this.width,
+      height: this.height,
+      ...this.#hub.stats(),
       eventsQueued: this.#events.size,
       eventsDropped: this.#events.dropped,
-      viewerStats: [...this.#sessions].map((s) => s.stats()),
     };
   }
 
@@ -557,25 +419,14 @@ export class Display implements AsyncDisposable {
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closed = true;
-    if (this.#stillTimer !== null) this.#clock.clearTimeout(this.#stillTimer);
-    this.#stillTimer = null;
-    for (const s of [...this.#sessions]) {
-      s.close(CLOSE_GOING_AWAY, "display closed");
-    }
+    const hub = this.#hub.close();
     this.#events.close();
-    this.#closeVideo();
-    if (this.#latest) this.#pool.release(this.#latest);
-    this.#latest = null;
     const onClose = this.#onClose;
     this.#onClose = null;
     this.#closing = (async () => {
       // Native encoders still opening or encoding must finish before the
       // caller (or the process) moves on: freeing under them crashes.
-      await Promise.all(
-        [...this.#encodersClosing, ...this.#probes].map((p) =>
-          p.catch(() => {})
-        ),
-      );
+      await hub;
       if (onClose) await onClose();
     })();
     return this.#closing;
@@ -590,288 +441,4 @@ export class Display implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-
-  #accept(socket: ViewerSocket, req: SessionRequest): Session {
-    // deno-lint-ignore no-this-alias
-    const self = this;
-    const host: SessionHost = {
-      name: this.name,
-      options: this.#opts,
-      get width() {
-        return self.#width;
-      },
-      get height() {
-        return self.#height;
-      },
-      latest: () => this.#latest,
-      settled: () => this.#settled,
-      group: (format, quality, still) => this.#group(format, quality, still),
-      video: (step) => this.#videoGroup(step),
-      target: (step) => this.#target(step),
-      videoStill: () => this.#videoStillGroup(),
-      offer: () => this.#offer(),
-      pushEvent: (ev) => this.#events.push(ev),
-      schedulePump: () => this.#schedulePump(),
-      detach: (s) => this.#sessions.delete(s),
-    };
-    const session = new Session(nextViewerId++, host, socket, {
-      ...req,
-      authenticate: this.#opts.authenticate ?? req.authenticate,
-    });
-    if (this.#closed) {
-      session.close(CLOSE_GOING_AWAY, "display closed");
-      return session;
-    }
-    if (this.#sessions.size >= this.#opts.maxViewers) {
-      this.#opts.logger(
-        "warn",
-        `display '${this.name}': refused a viewer, ${this.#opts.maxViewers} already watch (maxViewers)`,
-      );
-      session.refuse(CLOSE_TRY_LATER, "too many viewers");
-      return session;
-    }
-    this.#sessions.add(session);
-    return session;
-  }
-
-  async #offer(): Promise<NegotiationOffer> {
-    const offer: NegotiationOffer = {
-      transport: this.#opts.transport,
-      imageFormat: this.#opts.imageFormat,
-      h264Codec: null,
-    };
-    if (this.#opts.transport === "image" || this.#h264Off()) return offer;
-    this.#h264 ??= this.#route.available();
-    const probe = await this.#h264;
-    if (!probe.ok) {
-      this.#noteVideoBroken(probe.reason);
-      return offer;
-    }
-    try {
-      const probe = this.#videoGroup().codec();
-      this.#probes.add(probe);
-      probe.finally(() => this.#probes.delete(probe)).catch(() => {});
-      offer.h264Codec = await probe;
-    } catch (err) {
-      this.#noteVideoBroken(
-        `H.264 encoder could not open: ${(err as Error)?.message ?? err}`,
-        true,
-      );
-    }
-    return offer;
-  }
-
-  /**
-   * Say why H.264 is off and move its viewers to images. When only this
-   * size failed (libx264 refuses odd sizes), H.264 comes back after a resize;
-   * when node-av itself is missing, it stays off.
-   */
-  #noteVideoBroken(reason: string, thisSizeOnly = false): void {
-    if (this.#h264Off()) return;
-    if (thisSizeOnly) {
-      this.#videoBrokenAt = { size: `${this.width}x${this.height}`, reason };
-    } else this.#videoBroken = reason;
-    this.#opts.logger(
-      "warn",
-      `display '${this.name}': H.264 is unavailable${
-        thisSizeOnly ? ` at ${this.width}x${this.height}` : ""
-      }, using images: ${reason}`,
-    );
-    for (const s of this.#sessions) s.transportLost();
-  }
-
-  /** Why H.264 is off now (for good, or at this size), or null. */
-  #h264Off(): string | null {
-    if (this.#videoBroken) return this.#videoBroken;
-    const at = this.#videoBrokenAt;
-    return at && at.size === `${this.width}x${this.height}` ? at.reason : null;
-  }
-
-  /** Bitrate and frame rate at a quality step (step 0: as configured). */
-  #target(step: number): { bitrate: number; fps: number } {
-    const { fps } = this.#opts;
-    const bitrate = this.#opts.bitrate ??
-      defaultBitrate(this.width, this.height, fps);
-    const s = LADDER[Math.min(step, LADDER.length - 1)];
-    return {
-      bitrate: Math.round(bitrate * s.bitrate),
-      fps: Math.max(1, fps * s.fps),
-    };
-  }
-
-  #videoSettings(step = 0) {
-    const { bitrate, fps } = this.#target(step);
-    return {
-      width: this.width,
-      height: this.height,
-      fps,
-      bitrate,
-      gop: this.#opts.gop,
-      preset: this.#opts.preset,
-      matrix: this.#matrix,
-    };
-  }
-
-  #videoGroup(step = 0): VideoGroup {
-    const existing = this.#videos.get(step);
-    if (existing && !existing.closed) return existing;
-    const settings = this.#videoSettings(step);
-    const group: VideoGroup = new VideoGroup(
-      `h264:${settings.width}x${settings.height}:q${step}`,
-      settings,
-      this.#opts.minKeyframeInterval,
-      this.#pool,
-      this.#clock,
-      this.#opts.logger,
-      (chunk) => this.#deliverChunk(chunk, group),
-      () => this.#schedulePump(),
-      (reason) => this.#noteVideoBroken(reason, true),
-      LADDER[Math.min(step, LADDER.length - 1)].fps < 1,
-      this.#route,
-    );
-    this.#videos.set(step, group);
-    return group;
-  }
-
-  #deliverChunk(chunk: VideoChunk, group: VideoGroup): void {
-    for (const s of this.#sessions) s.offerChunk(chunk, group);
-  }
-
-  /** Resting frames as clean, high-quality IDRs, once per version for every viewer. */
-  #videoStillGroup(): EncodeGroup {
-    if (this.#videoStill) return this.#videoStill.group;
-    const open = () => {
-      const encoder = this.#route.open({
-        ...this.#videoSettings(),
-        still: true,
-      });
-      encoder.catch(() => {});
-      return encoder;
-    };
-    let generation = this.#route.generation;
-    // Its own record, so an encode still running after close() finds it.
-    const still = { encoder: open() } as {
-      group: EncodeGroup;
-      encoder: Promise<VideoEncoder>;
-    };
-    const group = new EncodeGroup(
-      "h264:still",
-      "video/h264",
-      async (frame) => {
-        if (generation !== this.#route.generation) {
-          // The route fell back to libx264 since this encoder opened.
-          generation = this.#route.generation;
-          const old = still.encoder;
-          still.encoder = open();
-          old.then((e) => e.close(), () => {});
-        }
-        const chunk = await (await still.encoder).encode(
-          pictureOf(frame),
-          true,
-        );
-        if (!chunk) throw new Error("the still encoder produced nothing");
-        return chunk.data;
-      },
-      this.#pool,
-      () => this.#schedulePump(),
-      this.#opts.logger,
-    );
-    still.group = group;
-    this.#videoStill = still;
-    return group;
-  }
-
-  /** Close every H.264 encoder; resolves once they are freed. */
-  #closeVideo(): Promise<void> {
-    const closing: Promise<void>[] = [];
-    for (const v of this.#videos.values()) {
-      this.#retired.encodes += v.encodes;
-      this.#retired.ms += v.encodeMsTotal;
-      this.#retired.failures += v.failures;
-      this.#retired.keyframes += v.forcedKeyframes;
-      closing.push(v.close());
-    }
-    this.#videos.clear();
-    if (this.#videoStill) {
-      closing.push(this.#videoStill.encoder.then((e) => e.close(), () => {}));
-    }
-    this.#videoStill = null;
-    const done = Promise.all(closing).then(() => {});
-    this.#encodersClosing.add(done);
-    done.finally(() => this.#encodersClosing.delete(done));
-    return done;
-  }
-
-  #group(format: ImageFormat, quality: number, still: boolean): EncodeGroup {
-    const key = `${format}:${quality}:${still ? "still" : "live"}`;
-    let g = this.#groups.get(key);
-    if (!g) {
-      g = new EncodeGroup(
-        key,
-        IMAGE_MIME[format],
-        (frame) =>
-          (this.#opts.imageEncoder ?? encodeImage)(withRgb(frame), {
-            format,
-            quality,
-            still,
-          }),
-        this.#pool,
-        () => this.#schedulePump(),
-        this.#opts.logger,
-      );
-      this.#groups.set(key, g);
-    }
-    return g;
-  }
-
-  #retireGroups(): void {
-    for (const g of this.#groups.values()) {
-      this.#retired.encodes += g.encodes;
-      this.#retired.ms += g.encodeMsTotal;
-      this.#retired.failures += g.failures;
-    }
-    this.#groups.clear();
-  }
-
-  #armStill(): void {
-    const after = this.#opts.stillAfter;
-    if (after === false || this.#stillTimer !== null) return;
-    const check = () => {
-      this.#stillTimer = null;
-      if (this.#closed) return;
-      const rest = this.#lastPublish + after * 1000 - this.#clock.now();
-      if (rest > 0) {
-        this.#stillTimer = this.#clock.setTimeout(check, rest);
-        return;
-      }
-      this.#settled = true;
-      this.#schedulePump();
-    };
-    this.#stillTimer = this.#clock.setTimeout(check, after * 1000);
-  }
-
-  #schedulePump(): void {
-    if (this.#pumpScheduled) return;
-    this.#pumpScheduled = true;
-    queueMicrotask(() => {
-      this.#pumpScheduled = false;
-      if (this.#closed) return;
-      for (const s of this.#sessions) s.pump();
-    });
-  }
-}
-
-/** A frame with RGB pixels: YUV-only frames are converted (for image viewers). */
-function withRgb(frame: Frame): Frame {
-  if (frame.data.length > 0 || !frame.yuv) return frame;
-  return {
-    ...frame,
-    data: yuvToRgba(
-      frame.yuv.data,
-      frame.width,
-      frame.height,
-      frame.yuv.layout,
-    ),
-    channels: 4,
-  };
 }

@@ -40,11 +40,11 @@ const SELF_TEST = {
  * throws when no IDR comes out.
  */
 async function timedIdr(
-  enc: import("./encoders/video_group.ts").VideoEncoder,
+  enc: import("./encoders/video_encoder.ts").VideoEncoder,
   data: Uint8Array,
   layout: "rgba" | "nv12",
 ): Promise<[import("./encoders/h264.ts").H264Chunk, number]> {
-  const { nalTypes } = await import("./encoders/h264.ts");
+  const { nalTypes } = await import("./encoders/annexb.ts");
   const picture = {
     data,
     width: SELF_TEST.width,

@@ -56,6 +56,26 @@ export interface Frame {
 
 const EMPTY = new Uint8Array(0);
 
+/** What `FramePool.take` copies into a pooled frame. */
+export interface FrameSpec {
+  /** RGBA, RGB or gray pixels, or null for a YUV-only frame. */
+  rgb: Uint8Array | null;
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** Channels of `rgb` (default 4). */
+  channels?: Channels;
+  /** The frame's version. */
+  version: number;
+  /** Publish time, microseconds since the epoch. */
+  timestampUs: number;
+  /** Render pixel ratio. */
+  pixelRatio: number;
+  /** The frame as YUV planes, if it came that way. */
+  yuv?: YuvPlanes | null;
+}
+
 /** A frame with a reference count, internal to the display. */
 export interface PooledFrame extends Frame {
   /** Holders of this frame: the display's "latest" slot and running encodes. */
@@ -173,7 +193,14 @@ export function checkYuv(
  * ```ts
  * import { FramePool } from "./frame.ts";
  * const pool = new FramePool();
- * const frame = pool.take(new Uint8Array(16), 2, 2, 4, 1, 0, 1);
+ * const frame = pool.take({
+ *   rgb: new Uint8Array(16),
+ *   width: 2,
+ *   height: 2,
+ *   version: 1,
+ *   timestampUs: 0,
+ *   pixelRatio: 1,
+ * });
  * pool.release(frame);
  * ```
  */
@@ -187,27 +214,20 @@ export class FramePool {
   }
 
   /**
-   * Copy `bytes` (and `yuv`, if given) into pooled buffers and wrap them as a
-   * frame with one reference. `bytes` may be null for a YUV-only frame.
+   * Copy the pixels (and the YUV planes, if given) into pooled buffers and
+   * wrap them as a frame with one reference. `rgb` may be null for a
+   * YUV-only frame.
    */
-  take(
-    bytes: Uint8Array | null,
-    width: number,
-    height: number,
-    channels: Channels,
-    version: number,
-    timestampUs: number,
-    pixelRatio: number,
-    yuv: YuvPlanes | null = null,
-  ): PooledFrame {
+  take(frame: FrameSpec): PooledFrame {
+    const { rgb, yuv = null } = frame;
     return {
-      data: bytes ? this.#copy(bytes) : EMPTY,
-      width,
-      height,
-      channels,
-      version,
-      timestampUs,
-      pixelRatio,
+      data: rgb ? this.#copy(rgb) : EMPTY,
+      width: frame.width,
+      height: frame.height,
+      channels: frame.channels ?? 4,
+      version: frame.version,
+      timestampUs: frame.timestampUs,
+      pixelRatio: frame.pixelRatio,
       yuv: yuv ? { layout: yuv.layout, data: this.#copy(yuv.data) } : null,
       refs: 1,
     };

@@ -9,16 +9,16 @@
  */
 
 import { Display, internals } from "./display.ts";
+import { parseCookies } from "./auth.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import {
   type AllowedOrigins,
   type Authenticate,
   checkAllowedOrigins,
+  type ServerOptions,
 } from "./options.ts";
 import { hostnameOf, isLoopbackHost, originAllowed } from "./origin.ts";
-import { parseCookies } from "./session.ts";
 import { CLOSE_UNKNOWN_STREAM } from "./protocol.ts";
-import type { RfbServer } from "./server.ts";
 import { viewerPage } from "./viewer_page.ts";
 import { CLIENT_BUNDLE } from "./_client_bundle.ts";
 
@@ -46,6 +46,19 @@ function clientBundle(request: Request): Response {
     return new Response(null, { status: 304, headers });
   }
   return new Response(CLIENT_BUNDLE, { headers });
+}
+
+/**
+ * Named streams to serve: an `RfbServer` is one. (An interface here, so the
+ * handler does not depend on the listener that uses it.)
+ */
+export interface StreamDirectory {
+  /** The defaults and access settings of the streams. */
+  readonly options: Readonly<ServerOptions>;
+  /** The stream of that name, if any. */
+  stream(name: string): Display | undefined;
+  /** Every stream. */
+  streams(): Display[];
 }
 
 /** Options for `handler()`. */
@@ -131,12 +144,12 @@ function peer(info: RequestInfo | undefined): string | undefined {
  * ```
  */
 export function handler(
-  target: Display | RfbServer,
+  target: Display | StreamDirectory,
   options: HandlerOptions = {},
 ): RfbHandler {
   checkAllowedOrigins("handler()", options.allowedOrigins);
   const single = target instanceof Display ? target : null;
-  const server = single ? null : target as RfbServer;
+  const server = single ? null : target as StreamDirectory;
   const prefix = (options.prefix ?? "").replace(/\/+$/, "");
   const authenticate = options.authenticate ?? server?.options.authenticate;
   const allowed = options.allowedOrigins ?? server?.options.allowedOrigins;

@@ -8,8 +8,19 @@
  * @module
  */
 
-import type { Display } from "./display.ts";
 import type { Transport } from "./protocol.ts";
+
+/** What a notebook viewer needs of a stream: a `Display` fits. */
+export interface NotebookStream {
+  /** Stream name. */
+  readonly name: string;
+  /** Frame width. */
+  readonly width: number;
+  /** Frame height. */
+  readonly height: number;
+  /** The stream's page, or null when no listener of this library serves it. */
+  readonly url: string | null;
+}
 
 /** How a notebook viewer looks. */
 export interface WidgetOptions {
@@ -46,7 +57,7 @@ let nextId = 1;
  * ```
  */
 export function notebookBundle(
-  display: Display,
+  display: NotebookStream,
   options: WidgetOptions = {},
 ): Record<string, string> {
   const url = display.url;
@@ -97,7 +108,7 @@ import("http://" + host + ":" + c.port + "/rfb-client.js").then(({ RfbViewer }) 
  * ```
  */
 export function widget(
-  display: Display,
+  display: NotebookStream,
   options: WidgetOptions = {},
 ): JupyterDisplayable {
   return {

@@ -41,6 +41,12 @@ export type Authenticate = (ctx: AuthContext) => unknown;
 /** Which page origins may open a WebSocket: a list, or `"*"` for any. */
 export type AllowedOrigins = readonly string[] | "*";
 
+/** The values of the `encoder` option. */
+export const ENCODER_CHOICES = ["auto", "nvenc", "x264"] as const;
+
+/** The `encoder` option: `"auto"` (NVENC when it opens, else libx264), `"nvenc"` or `"x264"`. */
+export type EncoderChoice = typeof ENCODER_CHOICES[number];
+
 /** Settings shared by every viewer of a display. */
 export interface DisplayOptions {
   /** `"auto"` (H.264 where both sides can, else images), `"image"` or `"webcodecs"`. Default `"auto"`. */
@@ -64,7 +70,7 @@ export interface DisplayOptions {
    * is not there, or, with one log line saying why, when NVENC fails to
    * open; `"nvenc"` uses NVENC only; `"x264"` libx264 only. Default `"auto"`.
    */
-  encoder?: "auto" | "nvenc" | "x264";
+  encoder?: EncoderChoice;
   /** Seconds between IDRs made for viewers that join, drop or ask (shared by the group). Default 0.25. */
   minKeyframeInterval?: number;
   /**
@@ -110,6 +116,21 @@ export interface DisplayOptions {
   /** Time source, for tests. Default: the system clock. */
   clock?: Clock;
 }
+
+/** The settings `Display.configure` can change while the display runs. */
+export const TUNABLE = [
+  "transport",
+  "imageFormat",
+  "quality",
+  "bitrate",
+  "fps",
+  "gop",
+  "stillAfter",
+  "adaptive",
+] as const;
+
+/** The settings `Display.configure` can change while the display runs (see `TUNABLE`). */
+export type TunableOptions = Pick<DisplayOptions, typeof TUNABLE[number]>;
 
 /** Settings of a server (a listener with named streams). */
 export interface ServerOptions extends DisplayOptions {
@@ -163,6 +184,12 @@ function safeLogger(log: Logger): Logger {
       log(level, message);
     } catch { /* a broken logger must not break a stream */ }
   };
+}
+
+/** `"a", "b" or "c"`. */
+function oneOf(values: readonly string[]): string {
+  const q = values.map((v) => JSON.stringify(v));
+  return `${q.slice(0, -1).join(", ")} or ${q[q.length - 1]}`;
 }
 
 function fail(where: string, name: string, want: string, got: unknown): never {
@@ -220,9 +247,9 @@ export function resolveDisplayOptions(
   }
   if (
     opts.encoder !== undefined &&
-    !["auto", "nvenc", "x264"].includes(opts.encoder)
+    !(ENCODER_CHOICES as readonly string[]).includes(opts.encoder)
   ) {
-    fail(where, "encoder", `"auto", "nvenc" or "x264"`, opts.encoder);
+    fail(where, "encoder", oneOf(ENCODER_CHOICES), opts.encoder);
   }
   if (opts.preset !== undefined && !X264_PRESETS.includes(opts.preset)) {
     fail(where, "preset", `one of ${X264_PRESETS.join(", ")}`, opts.preset);

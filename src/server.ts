@@ -8,7 +8,12 @@
 
 import { systemClock } from "./clock.ts";
 import { Display, internals } from "./display.ts";
-import { handler, RESERVED_NAMES, type RfbHandler } from "./handler.ts";
+import {
+  handler,
+  RESERVED_NAMES,
+  type RfbHandler,
+  type StreamDirectory,
+} from "./handler.ts";
 import { consoleLogger } from "./log.ts";
 import { isLoopbackHost } from "./origin.ts";
 import {
@@ -52,7 +57,7 @@ function urlHost(hostname: string): string {
  * console.log(cam.url); // http://127.0.0.1:<port>/camera
  * ```
  */
-export class RfbServer implements AsyncDisposable {
+export class RfbServer implements AsyncDisposable, StreamDirectory {
   /** The options the server was made with (stream defaults, auth, origins). */
   readonly options: Readonly<ServerOptions>;
   #streams = new Map<string, Display>();

@@ -8,13 +8,12 @@
 import assert from "node:assert/strict";
 import { CAP_H264, type Display, serve } from "../mod.ts";
 import {
-  codecFromAnnexB,
   H264Encoder,
   type H264Settings,
-  nalTypes,
   probeH264,
   type RawPicture,
 } from "../src/encoders/h264.ts";
+import { codecFromAnnexB, nalTypes } from "../src/encoders/annexb.ts";
 import {
   AvDecoder,
   type Decoded,

@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { probeH264 } from "../src/encoders/h264.ts";
-import { nalTypes } from "../src/encoders/h264.ts";
+import { nalTypes } from "../src/encoders/annexb.ts";
 import { CAP_H264 } from "../src/protocol.ts";
 import { rgbaToYuv } from "../src/yuv.ts";
 import { buildFakeNvenc, decodeNv12, firstDiff } from "./_fake_nvenc.ts";

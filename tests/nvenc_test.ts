@@ -45,14 +45,13 @@ import {
   statusName,
 } from "../src/encoders/nvenc/driver.ts";
 import { NvencEncoder, writeNv12 } from "../src/encoders/nvenc/encoder.ts";
-import { EncoderRoute } from "../src/encoders/h264_route.ts";
+import { H264Encoders } from "../src/encoders/h264_encoders.ts";
 import {
-  codecFromAnnexB,
   type H264Settings,
-  nalTypes,
   probeH264,
   type RawPicture,
 } from "../src/encoders/h264.ts";
+import { codecFromAnnexB, nalTypes } from "../src/encoders/annexb.ts";
 import { resolveDisplayOptions } from "../src/options.ts";
 import { systemClock } from "../src/clock.ts";
 import { rgbaToYuv } from "../src/yuv.ts";
@@ -869,7 +868,12 @@ Deno.test({
     const log = (level: string, message: string) =>
       lines.push(`${level}: ${message}`);
     const s = settings(64, 48);
-    const ok = new EncoderRoute("auto", log, "display 'a'", libraries);
+    const ok = new H264Encoders({
+      choice: "auto",
+      log,
+      where: "display 'a'",
+      libraries,
+    });
     const before = F.encodes();
     assert.match(await ok.codec(s), /^avc1\.42C0/);
     const enc = await ok.open(s);
@@ -887,7 +891,12 @@ Deno.test({
     assert.deepEqual(lines, []);
 
     await withEnv({ FAKE_NVENC_FAIL: "open" }, async () => {
-      const route = new EncoderRoute("auto", log, "display 'b'", libraries);
+      const route = new H264Encoders({
+        choice: "auto",
+        log,
+        where: "display 'b'",
+        libraries,
+      });
       // Three opens at once (live stream, codec probe, still): one line.
       const encs = await Promise.all([
         route.open(s),
@@ -932,8 +941,13 @@ Deno.test({
     const lines: string[] = [];
     const log = (_: string, message: string) => lines.push(message);
     const s = settings(32, 32);
-    const none = new EncoderRoute("auto", log, "d", {
-      cuda: "/nonexistent/libcuda.so.1",
+    const none = new H264Encoders({
+      choice: "auto",
+      log,
+      where: "d",
+      libraries: {
+        cuda: "/nonexistent/libcuda.so.1",
+      },
     });
     const e1 = await none.open(s);
     assert.equal(none.live, "x264");
@@ -945,7 +959,12 @@ Deno.test({
     assert.deepEqual(lines, [], "no driver at all: not worth a line");
 
     await withEnv({ FAKE_NVENC_FAIL: "open" }, async () => {
-      const only = new EncoderRoute("nvenc", log, "d", libraries);
+      const only = new H264Encoders({
+        choice: "nvenc",
+        log,
+        where: "d",
+        libraries,
+      });
       await assert.rejects(() => only.open(s), /refused an encode session/);
       assert.deepEqual(
         await only.available(),
@@ -953,7 +972,12 @@ Deno.test({
         "the libraries load",
       );
     });
-    const never = new EncoderRoute("x264", log, "d", libraries);
+    const never = new H264Encoders({
+      choice: "x264",
+      log,
+      where: "d",
+      libraries,
+    });
     const before = F.encodes();
     const e2 = await never.open(s);
     await e2.encode({

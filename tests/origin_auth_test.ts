@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { originAllowed } from "../src/origin.ts";
 import { timingSafeEqual, tokenAuth } from "../src/auth.ts";
-import { parseCookies } from "../src/session.ts";
+import { parseCookies } from "../src/auth.ts";
 import { checkFrame } from "../src/frame.ts";
 import {
   type AllowedOrigins,

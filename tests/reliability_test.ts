@@ -575,7 +575,7 @@ Deno.test("event floods from many viewers do not starve a well-behaved viewer's 
 });
 
 Deno.test({
-  // Was a bug (fixed): src/session.ts #handle, case "set_viewport" (line ~559), pushes a
+  // Was a bug (fixed): src/session/session.ts #handle, case "set_viewport", pushes a
   // resize event for every set_viewport without #takeEventToken(), so
   // set_viewport bypasses maxEventRate. One viewer flooding set_viewport
   // overflows the display's shared event queue (maxQueuedEvents, drop
@@ -973,7 +973,7 @@ Deno.test("close(): every viewer in every state gets 1001, close() returns promp
 });
 
 Deno.test({
-  // Was a bug (fixed): src/encoders/video_group.ts (request → `opening.then(async (enc) =>
+  // Was a bug (fixed): src/hub/video_group.ts (request → `opening.then(async (enc) =>
   // enc.encode(...))`, and the `.catch` at ~line 236 that logs "failed on
   // frame"): when a display is closed or resized right after a publish,
   // the pending encode callback runs first, `enc.encode()` queues behind the

@@ -27,13 +27,8 @@
  */
 
 import { rgbaToYuv } from "../../yuv.ts";
-import {
-  codecFromAnnexB,
-  type H264Chunk,
-  type H264Settings,
-  nalTypes,
-  type RawPicture,
-} from "../h264.ts";
+import type { H264Chunk, H264Settings, RawPicture } from "../h264.ts";
+import { codecFromAnnexB, nalTypes } from "../annexb.ts";
 import {
   CONFIG,
   CREATE_BITSTREAM_BUFFER,

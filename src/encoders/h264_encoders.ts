@@ -1,5 +1,6 @@
 /**
- * Which H.264 encoder a display uses: NVENC or libx264. With `"auto"` (the
+ * Where a display's H.264 encoders come from: NVENC or libx264, picked once
+ * and replaced when the pick stops working. With `"auto"` (the
  * default) NVENC is tried first; when the driver's libraries are not there
  * (every machine without an NVIDIA driver) libx264 is used without a word,
  * and when they load but NVENC fails to open (no NVENC engine, a refused
@@ -19,28 +20,39 @@ import {
   NvencUnavailable,
 } from "./nvenc/driver.ts";
 import { NvencEncoder } from "./nvenc/encoder.ts";
+import type { EncoderChoice } from "../options.ts";
 import {
   FAILURES_BEFORE_SWITCH,
   readCodec,
   type VideoEncoder,
   type VideoEncoders,
   X264_ENCODERS,
-} from "./video_group.ts";
+} from "./video_encoder.ts";
 
-/** The `encoder` option: `"auto"` (NVENC when it opens, else libx264), `"nvenc"` or `"x264"`. */
-export type EncoderChoice = "auto" | "nvenc" | "x264";
+/** How to make `H264Encoders`. */
+export interface H264EncodersOptions {
+  /** `"auto"`, `"nvenc"` or `"x264"` (the display's `encoder` option). */
+  choice: EncoderChoice;
+  /** Where the fallback line goes. */
+  log: Logger;
+  /** Who is speaking in that line, e.g. `display 'default'`. */
+  where: string;
+  /** NVENC library paths (default: `RFB_CUDA_LIBRARY` / `RFB_NVENC_LIBRARY`, then the driver's). */
+  libraries?: Partial<NvencLibraries>;
+}
 
 /**
- * A display's H.264 encoders, chosen once: see the module doc.
+ * A display's H.264 encoders, picked once and replaced on failure: see the
+ * module doc.
  *
  * @example
  * ```ts ignore
- * const route = new EncoderRoute("auto", consoleLogger, "display 'default'");
- * const enc = await route.open({ width: 1280, height: 720, fps: 60, bitrate: 4e6, gop: 240, preset: "ultrafast" });
- * console.log(route.live, route.reason); // "x264", "libcuda.so.1 could not be loaded (...)"
+ * const encoders = new H264Encoders({ choice: "auto", log: consoleLogger, where: "display 'default'" });
+ * const enc = await encoders.open({ width: 1280, height: 720, fps: 60, bitrate: 4e6, gop: 240, preset: "ultrafast" });
+ * console.log(encoders.live, encoders.reason); // "x264", "libcuda.so.1 could not be loaded (...)"
  * ```
  */
-export class EncoderRoute implements VideoEncoders {
+export class H264Encoders implements VideoEncoders {
   /** What was asked for. */
   readonly choice: EncoderChoice;
   /** The encoder in use: null until the first open decides. */
@@ -53,22 +65,13 @@ export class EncoderRoute implements VideoEncoders {
   #fellBack = false;
   #codecs = new Map<string, Promise<string>>();
 
-  /**
-   * @param choice `"auto"`, `"nvenc"` or `"x264"`
-   * @param log where the fallback line goes
-   * @param where who is speaking in that line, e.g. `display 'default'`
-   * @param libraries NVENC library paths (default: `RFB_CUDA_LIBRARY` / `RFB_NVENC_LIBRARY`, then the driver's)
-   */
-  constructor(
-    choice: EncoderChoice,
-    log: Logger,
-    where: string,
-    libraries: Partial<NvencLibraries> = {},
-  ) {
+  /** Pick nothing yet: the first `open`, `codec` or `available` decides. */
+  constructor(options: H264EncodersOptions) {
+    const { choice } = options;
     this.choice = choice;
-    this.#log = log;
-    this.#where = where;
-    this.#libraries = libraries;
+    this.#log = options.log;
+    this.#where = options.where;
+    this.#libraries = options.libraries ?? {};
     this.live = choice === "x264" ? "x264" : null;
     this.reason = choice === "x264" ? 'encoder: "x264"' : "not opened yet";
   }
@@ -98,7 +101,7 @@ export class EncoderRoute implements VideoEncoders {
   }
 
   /**
-   * Bumped when the route falls back to libx264, so holders of an encoder
+   * Bumped when the encoders fall back to libx264, so holders of an encoder
    * opened before (the still encoder) know to open a new one.
    */
   generation = 0;

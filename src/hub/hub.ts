@@ -1,0 +1,504 @@
+/**
+ * The fan-out hub of one stream: frames come in (raw, to encode here, or
+ * already encoded elsewhere), and every viewer session gets the same
+ * encoded bytes. The hub owns the encodings (an image `PictureGroup` per
+ * format, quality and size, the shared H.264 `VideoGroup`s and the still,
+ * or the fed tracks), the newest frame and whether the scene rests, and the
+ * sessions themselves, which see it only as a `SessionHub`.
+ *
+ * @module
+ */
+
+import type { Clock, TimerHandle } from "../clock.ts";
+import { H264Encoders } from "../encoders/h264_encoders.ts";
+import { encodeImage } from "../encoders/image.ts";
+import type { DisplayEvent } from "../events.ts";
+import {
+  type Channels,
+  type Frame,
+  FramePool,
+  type PooledFrame,
+  type YuvPlanes,
+} from "../frame.ts";
+import { checkSize, type ResolvedDisplayOptions } from "../options.ts";
+import {
+  CLOSE_GOING_AWAY,
+  CLOSE_TRY_LATER,
+  IMAGE_MIME,
+  type ImageFormat,
+  type NegotiationOffer,
+} from "../protocol.ts";
+import type { ViewerStats } from "../session/metrics.ts";
+import { Session } from "../session/session.ts";
+import type {
+  SessionHub,
+  SessionRequest,
+  ViewerSocket,
+} from "../session/types.ts";
+import { yuvToRgba } from "../yuv.ts";
+import {
+  type EncodedImage,
+  type EncodedVideo,
+  FedPictures,
+  FedVideo,
+} from "./feed.ts";
+import { PictureGroup } from "./picture_group.ts";
+import { EncodeTotals } from "./totals.ts";
+import type { PictureTrack, VideoTrack } from "./tracks.ts";
+import { type H264Source, VideoTracks } from "./video_tracks.ts";
+
+/** A stream fed with pictures encoded elsewhere (see `Hub.feedVideo`). */
+export interface FeedOptions {
+  /** A viewer needs an IDR: ask whoever encodes for one. */
+  requestKeyframe: () => void;
+  /** The H.264 codec string, when known before the first unit arrives. */
+  codec?: string;
+}
+
+/** How to make a `Hub`. */
+export interface HubOptions {
+  /** Stream name. */
+  name: string;
+  /** The stream's settings (read live: a retune changes them in place). */
+  options: ResolvedDisplayOptions;
+  /** Frame width. */
+  width: number;
+  /** Frame height. */
+  height: number;
+  /** Where viewers' input events go. */
+  input: (ev: DisplayEvent) => void;
+  /** H.264 encoders (default: NVENC or libx264, per `options.encoder`). */
+  h264?: H264Source;
+  /** Take encoded pictures from elsewhere instead of encoding here. */
+  feed?: FeedOptions;
+}
+
+/** The hub's figures, for `Display.stats()`. */
+export interface HubStats {
+  /** Viewers connected (negotiated or not). */
+  viewers: number;
+  /** Frames received since the stream was made. */
+  framesPublished: number;
+  /** Encodes run (over all encodings, closed ones included). */
+  encodes: number;
+  /** Mean encode time, milliseconds. */
+  encodeMsMean: number;
+  /** Encodes that failed. */
+  encodeFailures: number;
+  /** IDRs made (or asked upstream) for joining, dropping or asking viewers. */
+  keyframesForced: number;
+  /** The H.264 path: `"live"`, `"idle"`, or `"unavailable: <why>"`. */
+  h264: string;
+  /** Per-viewer figures. */
+  viewerStats: ViewerStats[];
+}
+
+let nextViewerId = 1;
+
+/**
+ * One stream's encodings and viewers.
+ *
+ * @example
+ * ```ts ignore
+ * const hub = new Hub({ name: "default", options, width: 640, height: 480, input: (ev) => queue.push(ev) });
+ * hub.accept(socket, { request });
+ * hub.publish({ bytes: rgba, channels: 4 }, null, 1);
+ * ```
+ */
+export class Hub implements SessionHub {
+  /** Stream name. */
+  readonly name: string;
+  /** The stream's settings. */
+  readonly options: ResolvedDisplayOptions;
+  #width: number;
+  #height: number;
+  #clock: Clock;
+  #input: (ev: DisplayEvent) => void;
+  #pool = new FramePool();
+  #latest: PooledFrame | null = null;
+  #version = 0;
+  #lastPublish = 0;
+  #settled = false;
+  #stillTimer: TimerHandle | null = null;
+  #pictures = new Map<string, PictureGroup>();
+  #totals = new EncodeTotals();
+  #video: VideoTracks;
+  #fed: { video: FedVideo; pictures: FedPictures; codec: string | null } | null;
+  #sessions = new Set<Session>();
+  #wakeScheduled = false;
+  #closed = false;
+
+  /** Make the hub of a stream; encoders open when viewers need them. */
+  constructor(o: HubOptions) {
+    this.name = o.name;
+    this.options = o.options;
+    this.#width = o.width;
+    this.#height = o.height;
+    this.#clock = o.options.clock;
+    this.#input = o.input;
+    const where = `display '${o.name}'`;
+    const latest = () => this.#latest;
+    this.#video = new VideoTracks({
+      where,
+      options: o.options,
+      encoders: o.h264 ??
+        new H264Encoders({
+          choice: o.options.encoder,
+          log: o.options.logger,
+          where,
+        }),
+      size: () => this.size(),
+      latest,
+      pool: this.#pool,
+      clock: this.#clock,
+      log: o.options.logger,
+      onChunk: (chunk, group) => {
+        for (const s of this.#sessions) s.offerChunk(chunk, group);
+      },
+      wake: () => this.wake(),
+      onLost: () => {
+        for (const s of this.#sessions) s.transportLost();
+      },
+    });
+    this.#fed = o.feed
+      ? {
+        video: new FedVideo({
+          requestKeyframe: o.feed.requestKeyframe,
+          minKeyframeInterval: o.options.minKeyframeInterval,
+          durationUs: Math.round(1e6 / o.options.fps),
+          clock: this.#clock,
+          wake: () => this.wake(),
+        }),
+        pictures: new FedPictures(),
+        codec: o.feed.codec ?? null,
+      }
+      : null;
+  }
+
+  /** The number of viewers connected. */
+  get viewers(): number {
+    return this.#sessions.size;
+  }
+
+  /** Start a session on a newly upgraded socket (refused when closed or full). */
+  accept(socket: ViewerSocket, req: SessionRequest): Session {
+    const session = new Session(nextViewerId++, this, socket, {
+      ...req,
+      authenticate: this.options.authenticate ?? req.authenticate,
+    });
+    if (this.#closed) {
+      session.close(CLOSE_GOING_AWAY, "display closed");
+      return session;
+    }
+    if (this.#sessions.size >= this.options.maxViewers) {
+      this.options.logger(
+        "warn",
+        `display '${this.name}': refused a viewer, ${this.options.maxViewers} already watch (maxViewers)`,
+      );
+      session.refuse(CLOSE_TRY_LATER, "too many viewers");
+      return session;
+    }
+    this.#sessions.add(session);
+    return session;
+  }
+
+  // --- what sessions see (SessionHub) ---
+
+  /** The stream's current size. */
+  size(): { width: number; height: number } {
+    return { width: this.#width, height: this.#height };
+  }
+
+  /** The version of the newest frame or picture, 0 before the first. */
+  newest(): number {
+    if (this.#fed) return this.#version;
+    return this.#latest?.version ?? 0;
+  }
+
+  /** True once no frame was published for `stillAfter` seconds. */
+  settled(): boolean {
+    return this.#settled;
+  }
+
+  /** What viewers may choose from: the transport, the image format, and the H.264 codec if any. */
+  async offer(): Promise<NegotiationOffer> {
+    const { transport, imageFormat } = this.options;
+    if (this.#fed) {
+      const mime = this.#fed.pictures.current?.mime;
+      const fedFormat = (Object.keys(IMAGE_MIME) as ImageFormat[]).find((f) =>
+        IMAGE_MIME[f] === mime
+      );
+      return {
+        transport,
+        imageFormat: fedFormat ?? imageFormat,
+        h264Codec: this.#fed.video.last?.codec ?? this.#fed.codec,
+      };
+    }
+    const offer: NegotiationOffer = { transport, imageFormat, h264Codec: null };
+    if (transport === "image") return offer;
+    offer.h264Codec = await this.#video.offerCodec();
+    return offer;
+  }
+
+  /** The pictures of one encoding (pull delivery); `"h264"` is the still IDR. */
+  pictures(
+    format: ImageFormat | "h264",
+    quality: number,
+    still: boolean,
+  ): PictureTrack | null {
+    if (this.#fed) return still ? null : this.#fed.pictures;
+    if (format === "h264") return still ? this.#video.still() : null;
+    const key = `${format}:${quality}:${still ? "still" : "live"}`;
+    let g = this.#pictures.get(key);
+    if (!g) {
+      const encode = this.options.imageEncoder ?? encodeImage;
+      g = new PictureGroup({
+        key,
+        mime: IMAGE_MIME[format],
+        encode: (frame) => encode(withRgb(frame), { format, quality, still }),
+        latest: () => this.#latest,
+        pool: this.#pool,
+        onDone: () => this.wake(),
+        log: this.options.logger,
+      });
+      this.#pictures.set(key, g);
+    }
+    return g;
+  }
+
+  /** The shared H.264 stream at a quality step (push delivery). */
+  video(step: number): VideoTrack {
+    return this.#fed ? this.#fed.video : this.#video.track(step);
+  }
+
+  /** Hand a viewer's input event to the app. */
+  input(ev: DisplayEvent): void {
+    this.#input(ev);
+  }
+
+  /** Run a delivery pass over every session soon (once, however often asked). */
+  wake(): void {
+    if (this.#wakeScheduled) return;
+    this.#wakeScheduled = true;
+    queueMicrotask(() => {
+      this.#wakeScheduled = false;
+      if (this.#closed) return;
+      for (const s of this.#sessions) s.pump();
+    });
+  }
+
+  /** A session ended. */
+  leave(session: object): void {
+    this.#sessions.delete(session as Session);
+  }
+
+  // --- what the display (or a feed) does ---
+
+  /** Take a frame as RGB-ish pixels, YUV planes, or both (the GPU path). */
+  publish(
+    rgb: { bytes: Uint8Array; channels: Channels } | null,
+    yuv: YuvPlanes | null,
+    pixelRatio: number,
+  ): void {
+    if (this.#closed) return;
+    if (this.#fed) {
+      throw new Error(
+        `display '${this.name}' is fed with encoded pictures; it takes no frames`,
+      );
+    }
+    // YUV frames carry BT.709; the scaler makes BT.601 from RGB.
+    this.#video.setMatrix(yuv ? "bt709" : "bt601");
+    const next = this.#pool.take({
+      rgb: rgb?.bytes ?? null,
+      channels: rgb?.channels,
+      width: this.#width,
+      height: this.#height,
+      version: ++this.#version,
+      timestampUs: this.#clock.epochMicros(),
+      pixelRatio,
+      yuv,
+    });
+    if (this.#latest) this.#pool.release(this.#latest);
+    this.#latest = next;
+    this.#lastPublish = this.#clock.now();
+    this.#settled = false;
+    this.#armStill();
+    this.wake();
+  }
+
+  /**
+   * Take one H.264 access unit encoded elsewhere and push it to the video
+   * viewers. A new size renegotiates every viewer first. Throws a
+   * `TypeError` for a malformed unit, or when this hub is not fed.
+   */
+  feedVideo(unit: EncodedVideo): void {
+    const fed = this.#fedOrThrow("feedVideo");
+    if (!(unit?.data instanceof Uint8Array) || unit.data.length === 0) {
+      throw new TypeError("feedVideo(): data must be a non-empty Uint8Array");
+    }
+    if (typeof unit.codec !== "string" || !/^avc1\./.test(unit.codec)) {
+      throw new TypeError(
+        `feedVideo(): codec must be an avc1 codec string, got ${
+          JSON.stringify(unit.codec)
+        }`,
+      );
+    }
+    if (this.#closed) return;
+    this.#fitTo(unit.width, unit.height, "feedVideo()");
+    const chunk = fed.video.put(unit, ++this.#version);
+    for (const s of this.#sessions) s.offerChunk(chunk, fed.video);
+    this.wake();
+  }
+
+  /**
+   * Take one image file encoded elsewhere; image viewers pull it as the
+   * newest picture. Throws a `TypeError` for a malformed picture, or when
+   * this hub is not fed.
+   */
+  feedPicture(image: EncodedImage): void {
+    const fed = this.#fedOrThrow("feedPicture");
+    if (!(image?.bytes instanceof Uint8Array) || image.bytes.length === 0) {
+      throw new TypeError(
+        "feedPicture(): bytes must be a non-empty Uint8Array",
+      );
+    }
+    if (!Object.values(IMAGE_MIME).includes(image.mime)) {
+      throw new TypeError(
+        `feedPicture(): mime must be one of ${
+          Object.values(IMAGE_MIME).join(", ")
+        }, got ${JSON.stringify(image.mime)}`,
+      );
+    }
+    if (this.#closed) return;
+    this.#fitTo(image.width, image.height, "feedPicture()");
+    fed.pictures.put(image, ++this.#version);
+    this.wake();
+  }
+
+  /** Change the frame size: encoders restart, viewers get a new `config`. */
+  resize(width: number, height: number): void {
+    if (width === this.#width && height === this.#height) return;
+    this.#width = width;
+    this.#height = height;
+    if (this.#latest) this.#pool.release(this.#latest);
+    this.#latest = null;
+    this.#pool.clear();
+    this.#retirePictures();
+    this.#video.close();
+    for (const s of this.#sessions) s.resized();
+  }
+
+  /** The settings changed: encoders restart, every viewer renegotiates. */
+  retune(): void {
+    this.#retirePictures();
+    this.#video.close();
+    for (const s of this.#sessions) s.reconfigure();
+    this.#armStill();
+    this.wake();
+  }
+
+  /** Which frame forms the negotiated viewers need now. */
+  needs(): { rgba: boolean; yuv: boolean } {
+    let rgba = false, yuv = false;
+    for (const s of this.#sessions) {
+      const t = s.transport;
+      if (t === "image") rgba = true;
+      else if (t === "webcodecs") yuv = true;
+    }
+    return { rgba, yuv };
+  }
+
+  /** The hub's figures now. */
+  stats(): HubStats {
+    const p = this.#totals.with(this.#pictures.values());
+    const v = this.#video.totals();
+    const encodes = p.encodes + v.encodes;
+    const off = this.#video.unavailable();
+    return {
+      viewers: this.#sessions.size,
+      framesPublished: this.#version,
+      encodes,
+      encodeMsMean: encodes ? (p.encodeMsTotal + v.encodeMsTotal) / encodes : 0,
+      encodeFailures: p.failures + v.failures,
+      keyframesForced: v.forcedKeyframes +
+        (this.#fed?.video.keyframeRequests ?? 0),
+      h264: off
+        ? `unavailable: ${off}`
+        : this.#video.live || this.#fed?.video.last
+        ? "live"
+        : "idle",
+      viewerStats: [...this.#sessions].map((s) => s.stats()),
+    };
+  }
+
+  /** Close every viewer (1001) and encoder; resolves once the encoders are freed. */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      if (this.#stillTimer !== null) this.#clock.clearTimeout(this.#stillTimer);
+      this.#stillTimer = null;
+      for (const s of [...this.#sessions]) {
+        s.close(CLOSE_GOING_AWAY, "display closed");
+      }
+      this.#video.close();
+      this.#fed?.video.close();
+      if (this.#latest) this.#pool.release(this.#latest);
+      this.#latest = null;
+    }
+    return this.#video.settled();
+  }
+
+  #fedOrThrow(
+    where: string,
+  ): { video: FedVideo; pictures: FedPictures } {
+    if (!this.#fed) {
+      throw new TypeError(
+        `${where}(): display '${this.name}' encodes its own frames; make a fed hub to give it encoded pictures`,
+      );
+    }
+    return this.#fed;
+  }
+
+  /** Take the size of a fed picture (a change renegotiates every viewer). */
+  #fitTo(width: number, height: number, where: string): void {
+    checkSize(where, width, height);
+    this.resize(width, height);
+  }
+
+  #retirePictures(): void {
+    for (const g of this.#pictures.values()) this.#totals.retire(g);
+    this.#pictures.clear();
+  }
+
+  #armStill(): void {
+    const after = this.options.stillAfter;
+    if (after === false || this.#stillTimer !== null) return;
+    const check = () => {
+      this.#stillTimer = null;
+      if (this.#closed) return;
+      const rest = this.#lastPublish + after * 1000 - this.#clock.now();
+      if (rest > 0) {
+        this.#stillTimer = this.#clock.setTimeout(check, rest);
+        return;
+      }
+      this.#settled = true;
+      this.wake();
+    };
+    this.#stillTimer = this.#clock.setTimeout(check, after * 1000);
+  }
+}
+
+/** A frame with RGB pixels: YUV-only frames are converted (for image viewers). */
+function withRgb(frame: Frame): Frame {
+  if (frame.data.length > 0 || !frame.yuv) return frame;
+  return {
+    ...frame,
+    data: yuvToRgba(
+      frame.yuv.data,
+      frame.width,
+      frame.height,
+      frame.yuv.layout,
+    ),
+    channels: 4,
+  };
+}

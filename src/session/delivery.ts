@@ -1,0 +1,522 @@
+/**
+ * Delivery to one viewer: the `max_inflight` window and its acks, the
+ * `inflight_timeout`, the socket's buffer limit, and the two delivery
+ * models. Images are pulled: with room in the window the viewer takes the
+ * newest picture its encoding has, or asks for one. Video is pushed: the hub
+ * offers each access unit of the shared stream, and the viewer takes it
+ * when it is the next in order or an IDR (the keyframe gate), or else waits
+ * and asks for an IDR. Once the scene rests, a lossless still goes out (PNG
+ * or WebP for images, a clean IDR for video). Adaptive quality moves the
+ * viewer between steps of the ladder.
+ *
+ * @module
+ */
+
+import { AdaptiveController, LADDER } from "../adaptive.ts";
+import type { Clock, TimerHandle } from "../clock.ts";
+import { codecFromAnnexB } from "../encoders/annexb.ts";
+import type { EncodedPicture, VideoChunk, VideoTrack } from "../hub/tracks.ts";
+import { targetAt } from "../hub/video_tracks.ts";
+import {
+  CLOSE_INTERNAL,
+  CLOSE_POLICY,
+  type EnvelopeHeader,
+  IMAGE_MIME,
+  type ImageFormat,
+  imageFrameHeader,
+  packEnvelope,
+  type Selection,
+  type SetQualityMessage,
+  videoChunkHeader,
+} from "../protocol.ts";
+import type { SessionMetrics, ViewerStats } from "./metrics.ts";
+import type { SessionHub, ViewerSocket } from "./types.ts";
+
+const DRAIN_RECHECK_MS = 50;
+
+/** What a `Delivery` is given by its session. */
+export interface DeliveryOptions {
+  /** Viewer id (for logs). */
+  id: number;
+  /** The stream's hub. */
+  hub: SessionHub;
+  /** The viewer's socket. */
+  socket: ViewerSocket;
+  /** The viewer's counters. */
+  metrics: SessionMetrics;
+  /** Log a warning about this viewer. */
+  warn: (what: string) => void;
+  /** Close the viewer (slow, or its socket refused a send). */
+  close: (code: number, reason: string) => void;
+  /** Tell the viewer its quality step changed. */
+  sendQuality: (q: SetQualityMessage) => void;
+  /** Whether the session is open (admitted and configured): nothing flows before. */
+  isOpen: () => boolean;
+}
+
+/**
+ * Flow control and delivery for one viewer. The session sets its
+ * `selection` after negotiation and feeds it acks; the hub calls `pump()`
+ * and `offerChunk()`.
+ *
+ * @example
+ * ```ts ignore
+ * const delivery = new Delivery({ id, hub, socket, metrics, warn, close, sendQuality, isOpen });
+ * delivery.start(selection, caps, window);
+ * delivery.pump();
+ * ```
+ */
+export class Delivery {
+  #o: DeliveryOptions;
+  #clock: Clock;
+  #selection: Selection | null = null;
+  #caps = new Set<string>();
+  #window: number;
+  #seq = 0;
+  #inflight = new Map<number, number>(); // seq → sent time (ms)
+  #lastSentVersion = 0;
+  #highestSent = 0;
+  #stillSentVersion = 0;
+  #vIndex = -1; // index of the last video chunk sent
+  #vSynced = false; // the viewer's decoder can take the track's next delta
+  #adaptive: AdaptiveController | null;
+  #step = 0;
+  #lastLiveAt = -Infinity; // when the last live (non-still) frame went out
+  #fullSince: number | null = null; // when the socket's buffer went over the limit
+  #drainTimer: TimerHandle | null = null;
+  #inflightTimer: TimerHandle | null = null;
+  #paceTimer: TimerHandle | null = null;
+
+  /** Make the delivery of a new session; nothing flows before `start`. */
+  constructor(options: DeliveryOptions) {
+    this.#o = options;
+    this.#clock = options.hub.options.clock;
+    this.#window = options.hub.options.maxInflight;
+    this.#adaptive = options.hub.options.adaptive
+      ? new AdaptiveController()
+      : null;
+  }
+
+  /** The negotiated selection, or null before (or while re-) negotiating. */
+  get selection(): Selection | null {
+    return this.#selection;
+  }
+
+  /** The window in force (the viewer may narrow the server's). */
+  get window(): number {
+    return this.#window;
+  }
+
+  /** Stop sending until the next `start` (renegotiation). */
+  pause(): void {
+    this.#selection = null;
+  }
+
+  /** Frames may flow under this selection; `maxInflight` is the viewer's wish, if any. */
+  start(
+    selection: Selection,
+    caps: readonly string[],
+    maxInflight: number | undefined,
+  ): void {
+    this.#selection = selection;
+    this.#caps = new Set(caps);
+    this.#window = Math.min(
+      maxInflight ?? Infinity,
+      this.#o.hub.options.maxInflight,
+    );
+  }
+
+  /** The display was retuned: adaptation may have been turned on or off. */
+  retuned(): void {
+    this.#adaptive = this.#o.hub.options.adaptive
+      ? (this.#adaptive ?? new AdaptiveController())
+      : null;
+    if (!this.#adaptive) this.#step = 0;
+  }
+
+  /**
+   * Forget what the viewer has shown: the next frame is a full picture of
+   * the newest frame, and the still is due again once the scene rests.
+   */
+  startOver(clearWindow: boolean): void {
+    if (clearWindow) {
+      this.#inflight.clear();
+      this.#armInflightTimer();
+    }
+    this.#lastSentVersion = 0;
+    this.#stillSentVersion = 0;
+    this.#vSynced = false;
+  }
+
+  /** Stop every timer and forget the window (the session ended). */
+  stop(): void {
+    this.#selection = null;
+    this.#inflight.clear();
+    for (const t of [this.#drainTimer, this.#inflightTimer, this.#paceTimer]) {
+      if (t !== null) this.#clock.clearTimeout(t);
+    }
+    this.#drainTimer = this.#inflightTimer = this.#paceTimer = null;
+  }
+
+  /** The viewer acknowledged `seq` (and everything before it). */
+  ack(seq: number, decodeQueue: number): void {
+    const sentAt = this.#inflight.get(seq);
+    if (sentAt === undefined) return; // unknown, late or repeated: ignore
+    const now = this.#clock.now();
+    // Acks are cumulative: anything older than `seq` is settled too.
+    for (const s of this.#inflight.keys()) {
+      if (s > seq) break;
+      this.#inflight.delete(s);
+    }
+    const rtt = now - sentAt;
+    this.#o.metrics.acked(rtt, decodeQueue);
+    const step = this.#adaptive?.observe(now, rtt, decodeQueue) ?? null;
+    if (step !== null) this.#setStep(step);
+    this.#armInflightTimer();
+    this.#o.hub.wake();
+  }
+
+  /**
+   * Send what this viewer is due, as far as its window allows: the newest
+   * encoded picture it has not seen (asking its encoding for the newest
+   * frame when none is ready), else the still once the scene rests.
+   */
+  pump(): void {
+    const sel = this.#selection;
+    if (!sel) return;
+    if (sel.transport === "webcodecs") {
+      this.#pumpVideo(sel.codec);
+      return;
+    }
+    const hub = this.#o.hub;
+    const { stillAfter } = hub.options;
+    const quality = this.#imageQuality();
+    while (this.#canSend()) {
+      const newest = hub.newest();
+      if (!newest) return;
+      if (newest > this.#lastSentVersion) {
+        if (!this.#paced()) return;
+        const track = hub.pictures(sel.format, quality, false);
+        if (!track) return;
+        const ready = track.current;
+        // Send the track's last picture when it is the newest frame, or when
+        // it is older but still newer than anything this viewer has seen
+        // (the newest is then encoded next). After a reset, a picture the
+        // viewer already had is not sent again ahead of the newest one.
+        if (
+          ready && ready.version > this.#lastSentVersion &&
+          (ready.version === newest || ready.version > this.#highestSent)
+        ) {
+          if (!this.#sendPicture(ready)) return;
+          this.#lastLiveAt = this.#clock.now();
+          continue;
+        }
+        track.request();
+        return;
+      }
+      if (
+        stillAfter === false || this.#stillSentVersion >= newest ||
+        !hub.settled()
+      ) {
+        return;
+      }
+      const stillFormat = this.#stillFormat(sel.format);
+      const still = stillFormat === null
+        ? null
+        : hub.pictures(stillFormat, 100, true);
+      if (still === null) { // already lossless, or no lossless format
+        this.#stillSentVersion = newest;
+        return;
+      }
+      if (still.current?.version === newest) {
+        this.#stillSentVersion = newest;
+        if (!this.#sendPicture(still.current)) return;
+        continue;
+      }
+      still.request();
+      return;
+    }
+  }
+
+  /**
+   * Video: ask the shared stream for the newest frame (an IDR if this
+   * viewer needs one), or, once the scene rests, send the clean still IDR.
+   * Chunks arrive through `offerChunk`.
+   */
+  #pumpVideo(codec: string): void {
+    const hub = this.#o.hub;
+    const newest = hub.newest();
+    if (!newest || !this.#canSend()) return;
+    const track = hub.video(this.#step);
+    if (!this.#vSynced && newest > this.#lastSentVersion) {
+      track.requestKeyframe();
+    }
+    if (track.behind()) {
+      track.request();
+      return;
+    }
+    const { stillAfter } = hub.options;
+    if (
+      stillAfter === false || !hub.settled() || !this.#vSynced ||
+      this.#stillSentVersion >= newest ||
+      this.#lastSentVersion !== newest
+    ) {
+      return;
+    }
+    const still = hub.pictures("h264", 100, true);
+    if (!still) return;
+    if (still.current?.version !== newest) {
+      still.request();
+      return;
+    }
+    this.#stillSentVersion = newest;
+    const f = still.current;
+    const sent = this.#transmit(
+      videoChunkHeader({
+        seq: this.#seq + 1,
+        timestampUs: f.timestampUs,
+        width: f.width,
+        height: f.height,
+        codec: codecFromAnnexB(f.bytes) ?? codec,
+        keyframe: true,
+        pixelRatio: f.pixelRatio,
+      }),
+      f.bytes,
+      f.version,
+      f.encodeMs,
+    );
+    // The decoder now holds the still, not the track's last picture: the
+    // next delta needs an IDR first (asked for when a new frame comes).
+    if (sent) this.#vSynced = false;
+  }
+
+  /**
+   * A new chunk of a shared H.264 stream. Sent if this viewer can take it:
+   * it is on that track, the chunk is in order after what it has or an IDR,
+   * and its window has room. A viewer that misses a chunk waits for the
+   * next IDR.
+   */
+  offerChunk(chunk: VideoChunk, track: VideoTrack): void {
+    const sel = this.#selection;
+    if (!this.#o.isOpen() || sel?.transport !== "webcodecs") return;
+    const hub = this.#o.hub;
+    if (track !== hub.video(this.#step)) return; // another quality step's stream
+    const { width, height } = hub.size();
+    if (chunk.width !== width || chunk.height !== height) return;
+    // An IDR made again of a resting frame this viewer already shows as a
+    // clean still would only make its picture worse.
+    if (
+      !this.#vSynced && chunk.version === this.#stillSentVersion &&
+      chunk.version === this.#lastSentVersion
+    ) return;
+    const inOrder = this.#vSynced && chunk.index === this.#vIndex + 1;
+    if (!chunk.keyframe && !inOrder) {
+      this.#vSynced = false;
+      return;
+    }
+    if (!this.#canSend()) {
+      if (this.#vSynced) this.#o.metrics.dropped();
+      this.#vSynced = false;
+      return;
+    }
+    const sent = this.#transmit(
+      videoChunkHeader({
+        seq: this.#seq + 1,
+        timestampUs: chunk.timestampUs,
+        width: chunk.width,
+        height: chunk.height,
+        codec: chunk.codec,
+        keyframe: chunk.keyframe,
+        durationUs: chunk.durationUs,
+        pixelRatio: chunk.pixelRatio,
+      }),
+      chunk.data,
+      chunk.version,
+      chunk.encodeMs,
+    );
+    if (!sent) return;
+    this.#vIndex = chunk.index;
+    this.#vSynced = true;
+  }
+
+  /** Unacknowledged frames now. */
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  /** The adaptive step and its targets, as `ViewerStats` reports them. */
+  targets(): Pick<ViewerStats, "qualityStep" | "targetBitrate" | "targetFps"> {
+    if (!this.#adaptive) {
+      return { qualityStep: null, targetBitrate: null, targetFps: null };
+    }
+    const t = this.#target(this.#step);
+    return {
+      qualityStep: this.#step,
+      targetBitrate: this.#selection?.transport === "webcodecs"
+        ? t.bitrate
+        : null,
+      targetFps: t.fps,
+    };
+  }
+
+  #target(step: number): { bitrate: number; fps: number } {
+    const { width, height } = this.#o.hub.size();
+    return targetAt(this.#o.hub.options, width, height, step);
+  }
+
+  #armInflightTimer(): void {
+    if (this.#inflightTimer !== null) {
+      this.#clock.clearTimeout(this.#inflightTimer);
+      this.#inflightTimer = null;
+    }
+    const oldest = this.#inflight.values().next();
+    if (oldest.done) return;
+    const { inflightTimeout, logger } = this.#o.hub.options;
+    const due = oldest.value + inflightTimeout * 1000 - this.#clock.now();
+    this.#inflightTimer = this.#clock.setTimeout(() => {
+      this.#inflightTimer = null;
+      if (!this.#o.isOpen() || this.#inflight.size === 0) return;
+      logger(
+        "info",
+        `viewer ${this.#o.id}: no ack for ${inflightTimeout}s, clearing its window`,
+      );
+      const step = this.#adaptive?.stalled(this.#clock.now()) ?? null;
+      if (step !== null) this.#setStep(step);
+      this.startOver(true);
+      this.#o.hub.wake();
+    }, Math.max(0, due));
+  }
+
+  /**
+   * Whether the window and the socket's buffer have room for a frame. When
+   * only the buffer is full, look again shortly: nothing else would wake
+   * this viewer once the socket drains.
+   */
+  #canSend(): boolean {
+    const socket = this.#o.socket;
+    if (
+      !this.#o.isOpen() || socket.readyState !== 1 ||
+      this.#inflight.size >= this.#window
+    ) {
+      return false;
+    }
+    const { maxBufferedBytes, slowViewerTimeout } = this.#o.hub.options;
+    if (socket.bufferedAmount <= maxBufferedBytes) {
+      this.#fullSince = null;
+      return true;
+    }
+    // The viewer stopped reading: frames are skipped (memory stays bounded),
+    // and past a limit the viewer is closed.
+    const now = this.#clock.now();
+    this.#fullSince ??= now;
+    if (now - this.#fullSince >= slowViewerTimeout * 1000) {
+      this.#o.warn(
+        `closed: its socket held over ${maxBufferedBytes} bytes for ${slowViewerTimeout}s`,
+      );
+      this.#o.close(CLOSE_POLICY, "viewer too slow");
+      return false;
+    }
+    if (this.#drainTimer === null) {
+      this.#drainTimer = this.#clock.setTimeout(() => {
+        this.#drainTimer = null;
+        this.#o.hub.wake();
+      }, DRAIN_RECHECK_MS);
+    }
+    return false;
+  }
+
+  /** The lossless format for this viewer's still: PNG, else lossless WebP, else none. */
+  #stillFormat(live: ImageFormat): ImageFormat | null {
+    if (live === "png") return null;
+    if (this.#caps.has(IMAGE_MIME.png)) return "png";
+    if (this.#caps.has(IMAGE_MIME.webp)) return "webp";
+    return null;
+  }
+
+  /** Send one picture; false (and the viewer closed) when the socket refused it. */
+  #sendPicture(f: EncodedPicture): boolean {
+    if (this.#highestSent > 0 && f.version > this.#highestSent + 1) {
+      this.#o.metrics.dropped(f.version - this.#highestSent - 1);
+    }
+    return this.#transmit(
+      imageFrameHeader({
+        seq: this.#seq + 1,
+        timestampUs: f.timestampUs,
+        width: f.width,
+        height: f.height,
+        mime: f.mime,
+        pixelRatio: f.pixelRatio,
+      }),
+      f.bytes,
+      f.version,
+      f.encodeMs,
+    );
+  }
+
+  /** Send one envelope (its `seq` must be the next); false (viewer closed) if the socket refused. */
+  #transmit(
+    header: EnvelopeHeader,
+    bytes: Uint8Array,
+    version: number,
+    encodeMs: number,
+  ): boolean {
+    const seq = ++this.#seq;
+    const msg = packEnvelope(header, bytes);
+    try {
+      this.#o.socket.send(msg);
+    } catch (err) {
+      this.#o.warn(`send failed: ${(err as Error)?.message ?? err}`);
+      this.#o.close(CLOSE_INTERNAL, "send failed");
+      return false;
+    }
+    const first = this.#inflight.size === 0;
+    this.#inflight.set(seq, this.#clock.now());
+    if (first) this.#armInflightTimer();
+    this.#lastSentVersion = Math.max(this.#lastSentVersion, version);
+    this.#highestSent = Math.max(this.#highestSent, version);
+    this.#o.metrics.sent(msg.length, encodeMs);
+    return true;
+  }
+
+  /** Move to another quality step: a new stream (video) or quality (images), told to the viewer. */
+  #setStep(step: number): void {
+    if (step === this.#step) return;
+    this.#step = step;
+    this.#vSynced = false; // another step is another H.264 stream: start at its IDR
+    const t = this.targets();
+    this.#o.sendQuality({
+      bitrate: t.targetBitrate ?? undefined,
+      fps: t.targetFps ?? undefined,
+    });
+    this.#o.hub.options.logger(
+      "info",
+      `viewer ${this.#o.id}: quality step ${step} (${
+        t.targetBitrate ?? "-"
+      } bit/s, ${t.targetFps} fps)`,
+    );
+    this.#o.hub.wake();
+  }
+
+  /** JPEG/WebP quality at this viewer's step. */
+  #imageQuality(): number {
+    const q = this.#o.hub.options.quality;
+    if (!this.#adaptive || this.#step === 0) return q;
+    const scale = LADDER[this.#step].bitrate;
+    return Math.max(20, Math.round(q * (0.4 + 0.6 * scale)));
+  }
+
+  /** Whether a live image may go out now at this step's frame rate; if not, look again later. */
+  #paced(): boolean {
+    if (!this.#adaptive || LADDER[this.#step].fps >= 1) return true;
+    const next = this.#lastLiveAt + 900 / this.#target(this.#step).fps;
+    const now = this.#clock.now();
+    if (now >= next) return true;
+    if (this.#paceTimer === null) {
+      this.#paceTimer = this.#clock.setTimeout(() => {
+        this.#paceTimer = null;
+        this.#o.hub.wake();
+      }, next - now);
+    }
+    return false;
+  }
+}

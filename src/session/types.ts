@@ -1,0 +1,69 @@
+/**
+ * What a viewer session talks to: its socket (`ViewerSocket`), the upgrade
+ * facts it keeps for authentication (`SessionRequest`), and its stream's hub
+ * (`SessionHub`: the pictures to pull, the video to be pushed, where input
+ * goes). Kept narrow so the session's policy can be tested with a fake
+ * socket, a fake clock and a real hub with scripted encoders.
+ *
+ * @module
+ */
+
+import type { DisplayEvent } from "../events.ts";
+import type { PictureTrack, VideoTrack } from "../hub/tracks.ts";
+import type { Authenticate, ResolvedDisplayOptions } from "../options.ts";
+import type { ImageFormat, NegotiationOffer } from "../protocol.ts";
+
+/** The part of a WebSocket a session uses. */
+export interface ViewerSocket {
+  /** 1 while open, as `WebSocket.OPEN`. */
+  readonly readyState: number;
+  /** Bytes queued but not yet sent. */
+  readonly bufferedAmount: number;
+  /** Send a text or binary message. */
+  send(data: string | Uint8Array<ArrayBuffer>): void;
+  /** Close with a code and reason. */
+  close(code?: number, reason?: string): void;
+}
+
+/** Upgrade-time facts a session keeps for authentication. */
+export interface SessionRequest {
+  /** The upgrade request. */
+  request: Request;
+  /** Peer address. */
+  remoteAddr?: string;
+  /** The hook to run on `hello` (stream's, else handler's or server's). */
+  authenticate?: Authenticate;
+}
+
+/** What a session needs from its stream's hub. */
+export interface SessionHub {
+  /** Stream name. */
+  readonly name: string;
+  /** The stream's settings (read live: a retune changes them). */
+  readonly options: ResolvedDisplayOptions;
+  /** The stream's current size. */
+  size(): { width: number; height: number };
+  /** The version of the newest picture, 0 before the first. */
+  newest(): number;
+  /** True once nothing new came for `stillAfter` seconds. */
+  settled(): boolean;
+  /** What the stream can offer in negotiation. */
+  offer(): Promise<NegotiationOffer>;
+  /**
+   * Pull delivery: the pictures of one encoding (an image format and
+   * quality, or `"h264"` for the still IDR); null when the stream has none.
+   */
+  pictures(
+    format: ImageFormat | "h264",
+    quality: number,
+    still: boolean,
+  ): PictureTrack | null;
+  /** Push delivery: the shared H.264 stream at an adaptive quality step. */
+  video(step: number): VideoTrack;
+  /** Hand an input event to the app. */
+  input(ev: DisplayEvent): void;
+  /** Ask for a delivery pass over every session soon. */
+  wake(): void;
+  /** This session ended. */
+  leave(session: object): void;
+}
