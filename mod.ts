@@ -28,11 +28,7 @@
  */
 
 export { Display } from "./src/display.ts";
-export type {
-  DisplayStats,
-  PublishOptions,
-  TunableOptions,
-} from "./src/display.ts";
+export type { DisplayStats, PublishOptions } from "./src/display.ts";
 export { RfbServer, serve, serveServer } from "./src/server.ts";
 export { handler } from "./src/handler.ts";
 export type {
@@ -57,6 +53,7 @@ export type {
   WidgetOptions,
 } from "./src/notebook.ts";
 export { originAllowed } from "./src/origin.ts";
+export { ENCODER_CHOICES, TUNABLE } from "./src/options.ts";
 export type {
   AllowedOrigins,
   AuthContext,
@@ -65,6 +62,7 @@ export type {
   EncoderChoice,
   ImageEncoder,
   ServerOptions,
+  TunableOptions,
 } from "./src/options.ts";
 export type { DisplayEvent } from "./src/events.ts";
 export type {

@@ -32,8 +32,6 @@ import type { SessionRequest, ViewerSocket } from "./session/types.ts";
 import type { ViewerStats } from "./session/metrics.ts";
 import { targetAt } from "./hub/video_tracks.ts";
 
-export type { TunableOptions } from "./options.ts";
-
 /** Options for one `publish` call. */
 export interface PublishOptions {
   /** The frame's render pixel ratio (default: the display's `pixelRatio`). */

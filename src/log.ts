@@ -17,7 +17,7 @@ export type Logger = (level: LogLevel, message: string) => void;
  *
  * @example
  * ```ts
- * import { consoleLogger } from "./log.ts";
+ * import { consoleLogger } from "@rfb/core";
  * consoleLogger("warn", "viewer 3 sent bad JSON"); // [rfb] viewer 3 sent bad JSON
  * ```
  */
@@ -31,7 +31,7 @@ export const consoleLogger: Logger = (level, message) => {
  *
  * @example
  * ```ts
- * import { silentLogger } from "./log.ts";
+ * import { silentLogger } from "@rfb/core";
  * silentLogger("error", "nobody hears this");
  * ```
  */

@@ -41,7 +41,15 @@ export type Authenticate = (ctx: AuthContext) => unknown;
 /** Which page origins may open a WebSocket: a list, or `"*"` for any. */
 export type AllowedOrigins = readonly string[] | "*";
 
-/** The values of the `encoder` option. */
+/**
+ * The values of the `encoder` option.
+ *
+ * @example
+ * ```ts
+ * import { ENCODER_CHOICES } from "@rfb/core";
+ * console.log(ENCODER_CHOICES.join(" | ")); // auto | nvenc | x264
+ * ```
+ */
 export const ENCODER_CHOICES = ["auto", "nvenc", "x264"] as const;
 
 /** The `encoder` option: `"auto"` (NVENC when it opens, else libx264), `"nvenc"` or `"x264"`. */
@@ -117,7 +125,15 @@ export interface DisplayOptions {
   clock?: Clock;
 }
 
-/** The settings `Display.configure` can change while the display runs. */
+/**
+ * The settings `Display.configure` can change while the display runs.
+ *
+ * @example
+ * ```ts
+ * import { TUNABLE } from "@rfb/core";
+ * console.log(TUNABLE.includes("quality")); // true
+ * ```
+ */
 export const TUNABLE = [
   "transport",
   "imageFormat",
@@ -228,7 +244,13 @@ function num(
  * @example
  * ```ts
  * import { resolveDisplayOptions } from "./options.ts";
- * console.log(resolveDisplayOptions({ quality: 90 }, "serve()").maxInflight); // 2
+ * import { systemClock } from "./clock.ts";
+ * import { consoleLogger } from "./log.ts";
+ * const opts = resolveDisplayOptions({ quality: 90 }, "serve()", {
+ *   logger: consoleLogger,
+ *   clock: systemClock,
+ * });
+ * console.log(opts.maxInflight); // 2
  * ```
  */
 export function resolveDisplayOptions(

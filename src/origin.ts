@@ -34,7 +34,7 @@ export function hostnameOf(host: string): string {
  *
  * @example
  * ```ts
- * import { originAllowed } from "./origin.ts";
+ * import { originAllowed } from "@rfb/core";
  * const req = new Request("http://localhost:8765/", {
  *   headers: { origin: "http://localhost:5173", host: "localhost:8765" },
  * });

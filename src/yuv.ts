@@ -16,7 +16,7 @@ export type YuvLayout = "nv12" | "i420";
  *
  * @example
  * ```ts
- * import { rgbaToYuv } from "./yuv.ts";
+ * import { rgbaToYuv } from "@rfb/core";
  * const white = new Uint8Array(8 * 2 * 4).fill(255);
  * console.log(rgbaToYuv(white, 8, 2, "nv12")[0]); // 235
  * ```
@@ -74,7 +74,7 @@ export function rgbaToYuv(
  *
  * @example
  * ```ts
- * import { rgbaToYuv, yuvToRgba } from "./yuv.ts";
+ * import { rgbaToYuv, yuvToRgba } from "@rfb/core";
  * const white = new Uint8Array(2 * 2 * 4).fill(255);
  * console.log(yuvToRgba(rgbaToYuv(white, 2, 2, "i420"), 2, 2, "i420")[0]); // 255
  * ```

@@ -30,7 +30,7 @@ export interface ImageEncodeSettings {
  * ```ts
  * import { encodeImage } from "./image.ts";
  * const frame = { data: new Uint8Array(16 * 16 * 4), width: 16, height: 16, channels: 4 as const,
- *   version: 1, timestampUs: 0, pixelRatio: 1 };
+ *   version: 1, timestampUs: 0, pixelRatio: 1, yuv: null };
  * const jpeg = await encodeImage(frame, { format: "jpeg", quality: 80 });
  * console.log(jpeg[0] === 0xff && jpeg[1] === 0xd8); // true
  * ```
