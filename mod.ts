@@ -29,15 +29,15 @@
 
 export { Display } from "./src/display.ts";
 export type { DisplayStats, PublishOptions } from "./src/display.ts";
-export { RfbServer, serve, serveServer } from "./src/server.ts";
-export { handler } from "./src/handler.ts";
+export { RfbServer, serve, serveServer } from "./src/http/server.ts";
+export { handler } from "./src/http/handler.ts";
 export type {
   HandlerOptions,
   RequestInfo,
   RfbHandler,
   StreamDirectory,
-} from "./src/handler.ts";
-export { timingSafeEqual, tokenAuth } from "./src/auth.ts";
+} from "./src/http/handler.ts";
+export { timingSafeEqual, tokenAuth } from "./src/http/auth.ts";
 export { notebookBundle, widget } from "./src/notebook.ts";
 export { GpuTarget } from "./src/gpu/target.ts";
 export type { GpuTargetOptions, GpuTargetStats } from "./src/gpu/target.ts";
@@ -52,7 +52,7 @@ export type {
   NotebookStream,
   WidgetOptions,
 } from "./src/notebook.ts";
-export { originAllowed } from "./src/origin.ts";
+export { originAllowed } from "./src/http/origin.ts";
 export { ENCODER_CHOICES, TUNABLE } from "./src/options.ts";
 export type {
   AllowedOrigins,

@@ -1310,7 +1310,7 @@ const CONFIG = {
 Deno.test({
   // Was a bug (fixed): client/viewer.ts #updateTransportButton calls `c?.mime?.replace(...)`
   // and #setStats calls `s.format.startsWith(...)` on fields the worker
-  // passes through unchecked (client/worker.ts onText checks only width and
+  // passes through unchecked (client/worker/main.ts #text checks only width and
   // height): a `config` whose `mime` or `codec` is not a string throws
   // "t?.mime?.replace is not a function" / "…startsWith is not a function"
   // in the page. Found by the client fuzz above.
@@ -1328,7 +1328,7 @@ Deno.test({
 });
 
 Deno.test({
-  // Was a bug (fixed): client/worker.ts onVideo → openDecoder: a `video_chunk` keyframe
+  // Was a bug (fixed): client/worker/video_decode.ts (decode → #open): a `video_chunk` keyframe
   // whose `codec` is whitespace (" ") passes the `!codec` check, and
   // `VideoDecoder.configure({ codec: " " })` throws a TypeError ("Invalid
   // codec; codec is required") that nothing catches: an uncaught error in

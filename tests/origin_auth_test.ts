@@ -1,8 +1,8 @@
 // Origin check, token auth, cookies, publish-input checks, option validation and the event queue.
 import assert from "node:assert/strict";
-import { originAllowed } from "../src/origin.ts";
-import { timingSafeEqual, tokenAuth } from "../src/auth.ts";
-import { parseCookies } from "../src/auth.ts";
+import { originAllowed } from "../src/http/origin.ts";
+import { timingSafeEqual, tokenAuth } from "../src/http/auth.ts";
+import { parseCookies } from "../src/http/auth.ts";
 import { checkFrame } from "../src/frame.ts";
 import {
   type AllowedOrigins,

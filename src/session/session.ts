@@ -10,7 +10,7 @@
  * @module
  */
 
-import { parseCookies } from "../auth.ts";
+import { parseCookies } from "../http/auth.ts";
 import type { Clock, TimerHandle } from "../clock.ts";
 import type { VideoChunk, VideoTrack } from "../hub/tracks.ts";
 import type { Logger } from "../log.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Authenticate } from "./options.ts";
+import type { Authenticate } from "../options.ts";
 
 const encoder = new TextEncoder();
 

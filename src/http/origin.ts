@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { AllowedOrigins } from "./options.ts";
+import type { AllowedOrigins } from "../options.ts";
 
 /**
  * The host name part of a `Host` header value, lower-cased (IPv6 kept in

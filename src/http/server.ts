@@ -6,22 +6,22 @@
  * @module
  */
 
-import { systemClock } from "./clock.ts";
-import { Display, internals } from "./display.ts";
+import { systemClock } from "../clock.ts";
+import { Display, internals } from "../display.ts";
 import {
   handler,
   RESERVED_NAMES,
   type RfbHandler,
   type StreamDirectory,
 } from "./handler.ts";
-import { consoleLogger } from "./log.ts";
+import { consoleLogger } from "../log.ts";
 import { isLoopbackHost } from "./origin.ts";
 import {
   checkAllowedOrigins,
   type DisplayOptions,
   resolveDisplayOptions,
   type ServerOptions,
-} from "./options.ts";
+} from "../options.ts";
 
 const STREAM_NAME = /^[A-Za-z0-9._~-]{1,64}$/;
 // Listener and access settings stay with the server: the handler applies

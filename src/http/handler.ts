@@ -8,19 +8,19 @@
  * @module
  */
 
-import { Display, internals } from "./display.ts";
+import { Display, internals } from "../display.ts";
 import { parseCookies } from "./auth.ts";
-import { consoleLogger, type Logger } from "./log.ts";
+import { consoleLogger, type Logger } from "../log.ts";
 import {
   type AllowedOrigins,
   type Authenticate,
   checkAllowedOrigins,
   type ServerOptions,
-} from "./options.ts";
+} from "../options.ts";
 import { hostnameOf, isLoopbackHost, originAllowed } from "./origin.ts";
-import { CLOSE_UNKNOWN_STREAM } from "./protocol.ts";
+import { CLOSE_UNKNOWN_STREAM } from "../protocol.ts";
 import { viewerPage } from "./viewer_page.ts";
-import { CLIENT_BUNDLE } from "./_client_bundle.ts";
+import { CLIENT_BUNDLE } from "../_client_bundle.ts";
 
 /** FNV-1a over the bundle's text: a cheap, stable ETag. */
 function etagOf(text: string): string {
