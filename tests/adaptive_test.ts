@@ -1,7 +1,7 @@
 // Adaptive quality: the controller's ladder walk, and a slow H.264 viewer stepping down live.
 
 import assert from "node:assert/strict";
-import { AdaptiveController, LADDER } from "../src/adaptive.ts";
+import { AdaptiveController, LADDER } from "../src/session/adaptive.ts";
 import { serve } from "../mod.ts";
 import { probeH264 } from "../src/encoders/h264.ts";
 import { sleep, solid, TestViewer, until } from "./_viewer.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { LADDER } from "../adaptive.ts";
+import { LADDER } from "../session/adaptive.ts";
 import type { Clock } from "../clock.ts";
 import { type H264Settings, pictureOf } from "../encoders/h264.ts";
 import type { VideoEncoder, VideoEncoders } from "../encoders/video_encoder.ts";

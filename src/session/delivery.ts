@@ -12,7 +12,7 @@
  * @module
  */
 
-import { AdaptiveController, LADDER } from "../adaptive.ts";
+import { AdaptiveController, LADDER } from "./adaptive.ts";
 import type { Clock, TimerHandle } from "../clock.ts";
 import { codecFromAnnexB } from "../encoders/annexb.ts";
 import type { EncodedPicture, VideoChunk, VideoTrack } from "../hub/tracks.ts";
