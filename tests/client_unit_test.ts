@@ -473,3 +473,45 @@ Deno.test("StallWatchdog: the default timeout is a few seconds", () => {
   assert.equal(dog.stalled(1000, 1), false);
   assert.equal(dog.stalled(3000, 1), true);
 });
+
+Deno.test("ImageDecode: images abandoned by the stall watchdog are dropped and acknowledged, never counted below zero", async () => {
+  const { ImageDecode } = await import("../client/worker/image_decode.ts");
+  const { default: sharp } = await import("sharp");
+  const png = new Uint8Array(
+    await sharp({
+      create: { width: 2, height: 2, channels: 4, background: "#f00" },
+    }).png().toBuffer(),
+  );
+  const acks: Array<[number, boolean]> = [];
+  let drawn = 0, dropped = 0;
+  const images = new ImageDecode({
+    draw: () => drawn++,
+    displayed: () => {},
+    ack: (seq, shown) => acks.push([seq, shown]),
+    dropped: (n) => dropped += n,
+    failed: () => {},
+  });
+  const job = (seq: number) => ({
+    seq,
+    mime: "image/png",
+    stampUs: null,
+    receivedMs: 0,
+    payload: png,
+  });
+  images.decode(job(1));
+  images.decode(job(2));
+  assert.equal(images.pending, 2);
+  images.abandon(); // the decode stalled: forget both
+  assert.equal(images.pending, 0);
+  while (acks.length < 2) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(images.pending, 0, "late decodes do not count below zero");
+  assert.deepEqual(acks.sort(), [[1, false], [2, false]]);
+  assert.equal(drawn, 0, "an abandoned image is not drawn");
+  assert.equal(dropped, 2);
+  // After the stall, new images decode and draw as usual.
+  images.decode(job(3));
+  while (acks.length < 3) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(acks[2], [3, true]);
+  assert.equal(drawn, 1);
+  assert.equal(images.pending, 0);
+});

@@ -37,6 +37,7 @@ export class ImageDecode {
   #decodeOrder = 0;
   #drawnOrder = 0;
   #pending = 0;
+  #epoch = 0; // bumped by abandon(): decodes from before it are dropped
 
   /** @param hooks where pictures, acknowledgements and failures go */
   constructor(hooks: DecodeHooks) {
@@ -52,12 +53,19 @@ export class ImageDecode {
   decode(job: ImageJob): void {
     const hooks = this.#hooks;
     const order = ++this.#decodeOrder;
+    const epoch = this.#epoch;
     this.#pending++;
     createImageBitmap(
       new Blob([job.payload as Uint8Array<ArrayBuffer>], { type: job.mime }),
     ).then(
       (bitmap) => {
         const decodedMs = performance.now();
+        if (epoch !== this.#epoch) { // abandoned: already out of the count
+          bitmap.close();
+          hooks.dropped(1);
+          hooks.ack(job.seq, false);
+          return;
+        }
         this.#pending--;
         if (order < this.#drawnOrder) { // a newer frame is already on screen
           bitmap.close();
@@ -72,7 +80,7 @@ export class ImageDecode {
         hooks.ack(job.seq, true);
       },
       () => {
-        this.#pending--;
+        if (epoch === this.#epoch) this.#pending--;
         hooks.dropped(1);
         hooks.ack(job.seq, false);
         hooks.failed("decode error");
@@ -83,6 +91,7 @@ export class ImageDecode {
   /** Forget the images in flight (the decode stalled): ones that finish late are dropped. */
   abandon(): void {
     this.#pending = 0;
+    this.#epoch++;
     this.#drawnOrder = this.#decodeOrder;
   }
 }
