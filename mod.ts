@@ -28,7 +28,8 @@
  */
 
 export { Display } from "./src/display.ts";
-export type { DisplayStats, PublishOptions } from "./src/display.ts";
+export type { PublishOptions } from "./src/display.ts";
+export type { DisplayStats } from "./src/display_stats.ts";
 export { RfbServer, serve, serveServer } from "./src/http/server.ts";
 export { handler } from "./src/http/handler.ts";
 export type {

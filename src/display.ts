@@ -29,8 +29,10 @@ import {
 } from "./options.ts";
 import type { Session } from "./session/session.ts";
 import type { SessionRequest, ViewerSocket } from "./session/types.ts";
-import type { ViewerStats } from "./session/metrics.ts";
 import { targetAt } from "./hub/video_tracks.ts";
+import type { DisplayStats } from "./display_stats.ts";
+
+export type { DisplayStats };
 
 /** Options for one `publish` call. */
 export interface PublishOptions {
@@ -43,36 +45,6 @@ export interface PublishOptions {
    * colour conversion.
    */
   layout?: "auto" | "nv12" | "i420";
-}
-
-/** Figures for one display, from `Display.stats()`. */
-export interface DisplayStats {
-  /** Stream name. */
-  name: string;
-  /** Frame width. */
-  width: number;
-  /** Frame height. */
-  height: number;
-  /** Viewers connected (negotiated or not). */
-  viewers: number;
-  /** Frames published (or, on a fed display, pictures received). */
-  framesPublished: number;
-  /** Encodes run (over all groups). */
-  encodes: number;
-  /** Mean encode time, milliseconds. */
-  encodeMsMean: number;
-  /** Encodes that failed. */
-  encodeFailures: number;
-  /** H.264 IDRs made for joining, dropping or asking viewers (beyond the first and the periodic ones). */
-  keyframesForced: number;
-  /** The H.264 path: `"live"` (an encoder runs), `"idle"`, or `"unavailable: <why>"`. */
-  h264: string;
-  /** Input events waiting for the app. */
-  eventsQueued: number;
-  /** Input events dropped because the app did not drain them. */
-  eventsDropped: number;
-  /** Per-viewer figures. */
-  viewerStats: ViewerStats[];
 }
 
 /** Where a display is reachable, when a listener hosts it. */

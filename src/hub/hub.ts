@@ -28,7 +28,7 @@ import {
   type ImageFormat,
   type NegotiationOffer,
 } from "../protocol.ts";
-import type { ViewerStats } from "../session/metrics.ts";
+import type { DisplayStats } from "../display_stats.ts";
 import { Session } from "../session/session.ts";
 import type {
   SessionHub,
@@ -73,25 +73,11 @@ export interface HubOptions {
   feed?: FeedOptions;
 }
 
-/** The hub's figures, for `Display.stats()`. */
-export interface HubStats {
-  /** Viewers connected (negotiated or not). */
-  viewers: number;
-  /** Frames received since the stream was made. */
-  framesPublished: number;
-  /** Encodes run (over all encodings, closed ones included). */
-  encodes: number;
-  /** Mean encode time, milliseconds. */
-  encodeMsMean: number;
-  /** Encodes that failed. */
-  encodeFailures: number;
-  /** IDRs made (or asked upstream) for joining, dropping or asking viewers. */
-  keyframesForced: number;
-  /** The H.264 path: `"live"`, `"idle"`, or `"unavailable: <why>"`. */
-  h264: string;
-  /** Per-viewer figures. */
-  viewerStats: ViewerStats[];
-}
+/** The hub's part of `Display.stats()`. */
+export type HubStats = Omit<
+  DisplayStats,
+  "name" | "width" | "height" | "eventsQueued" | "eventsDropped"
+>;
 
 let nextViewerId = 1;
 
