@@ -1,29 +1,27 @@
-// Session policy with a fake socket and a fake clock: handshake, auth, flow control, stills, events, stats, cleanup.
+// Session policy with a fake socket and a fake clock against a real Hub:
+// handshake, auth, flow control, stills, events, stats, cleanup, and the
+// video keyframe gate with scripted H.264 encoders (no codec).
 import assert from "node:assert/strict";
 import type { Clock, TimerHandle } from "../src/clock.ts";
-import type { VideoGroup } from "../src/encoders/video_group.ts";
-import { EncodeGroup } from "../src/encoders/group.ts";
+import { nalTypes } from "../src/encoders/annexb.ts";
+import type { H264Settings, RawPicture } from "../src/encoders/h264.ts";
+import type { VideoEncoder } from "../src/encoders/video_encoder.ts";
 import type { DisplayEvent } from "../src/events.ts";
-import { FramePool, type PooledFrame } from "../src/frame.ts";
+import { Hub } from "../src/hub/hub.ts";
+import type { H264Source } from "../src/hub/video_tracks.ts";
 import type { Logger, LogLevel } from "../src/log.ts";
 import {
   type Authenticate,
   type DisplayOptions,
-  type ResolvedDisplayOptions,
   resolveDisplayOptions,
 } from "../src/options.ts";
 import {
+  CAP_H264,
   type EnvelopeHeader,
-  IMAGE_MIME,
-  type ImageFormat,
-  type NegotiationOffer,
   unpackEnvelope,
 } from "../src/protocol.ts";
-import {
-  Session,
-  type SessionHost,
-  type ViewerSocket,
-} from "../src/session.ts";
+import type { Session } from "../src/session/session.ts";
+import type { ViewerSocket } from "../src/session/types.ts";
 
 // ---------------------------------------------------------------------------
 // Fakes
@@ -123,149 +121,193 @@ class FakeSocket implements ViewerSocket {
   }
 }
 
-/** A display stand-in: publishes frames into a real pool, real encode groups. */
-class FakeHost implements SessionHost {
-  readonly name = "test";
-  readonly options: ResolvedDisplayOptions;
-  width = 4;
-  height = 2;
-  readonly pool = new FramePool();
-  readonly groups = new Map<string, EncodeGroup>();
-  readonly events: DisplayEvent[] = [];
-  readonly detached: Session[] = [];
-  /** Every encode started: group key and frame version. */
-  readonly encodes: Array<[string, number]> = [];
-  h264Codec: string | null = null;
-  isSettled = false;
-  session: Session | null = null;
-  version = 0;
-  #latest: PooledFrame | null = null;
-  #pumpScheduled = false;
+// Fake Annex B access units: SPS (profile, constraints, level) + PPS, then an
+// IDR slice (NAL 5) or a delta slice (NAL 1) whose last byte is the frame's
+// version. The still encoder's SPS says High profile, so its codec string
+// differs from the stream's.
+const SPS = [0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0xda];
+const STILL_SPS = [0, 0, 0, 1, 0x67, 0x64, 0x00, 0x28, 0xac];
+const PPS = [0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80];
+const CODEC = "avc1.42C01F";
+const STILL_CODEC = "avc1.640028";
 
-  constructor(options: ResolvedDisplayOptions) {
-    this.options = options;
+/** One call of a scripted encoder's `encode`. */
+interface EncodeCall {
+  /** Whether the encoder was opened as the still encoder. */
+  still: boolean;
+  /** The frame version (every byte of a test frame is its version). */
+  version: number;
+  /** Whether an IDR was asked for. */
+  keyframe: boolean;
+  /** Fake clock time of the call. */
+  at: number;
+}
+
+/**
+ * Scripted H.264 encoders: `open()` gives an encoder that returns a fake
+ * Annex B unit for every picture (an IDR when asked for one, else a delta),
+ * and every open and encode is recorded. `available: false` makes H.264
+ * unavailable, as on a machine without an encoder.
+ */
+class ScriptedH264 implements H264Source {
+  readonly opened: H264Settings[] = [];
+  readonly calls: EncodeCall[] = [];
+  readonly codecAsked: H264Settings[] = [];
+  #clock: Clock;
+  #available: boolean;
+
+  constructor(clock: Clock, available: boolean) {
+    this.#clock = clock;
+    this.#available = available;
   }
 
-  latest(): PooledFrame | null {
-    return this.#latest;
+  available(): Promise<{ ok: boolean; reason: string }> {
+    return Promise.resolve(
+      this.#available
+        ? { ok: true, reason: "" }
+        : { ok: false, reason: "no H.264 encoder in this test" },
+    );
   }
 
-  settled(): boolean {
-    return this.isSettled;
+  codec(settings: H264Settings): Promise<string> {
+    this.codecAsked.push(settings);
+    return Promise.resolve(CODEC);
   }
 
-  group(format: ImageFormat, quality: number, still: boolean): EncodeGroup {
-    const key = `${format}:${quality}:${still ? "still" : "live"}`;
-    let g = this.groups.get(key);
-    if (!g) {
-      g = new EncodeGroup(
-        key,
-        IMAGE_MIME[format],
-        async (f) => {
-          this.encodes.push([key, f.version]);
-          await Promise.resolve();
-          return f.data.slice(0, 8);
-        },
-        this.pool,
-        () => this.schedulePump(),
-        this.options.logger,
-      );
-      this.groups.set(key, g);
-    }
-    return g;
-  }
-
-  offer(): Promise<NegotiationOffer> {
+  open(settings: H264Settings): Promise<VideoEncoder> {
+    this.opened.push(settings);
+    const still = settings.still === true;
+    const calls = this.calls;
+    const clock = this.#clock;
     return Promise.resolve({
-      transport: this.options.transport,
-      imageFormat: this.options.imageFormat,
-      h264Codec: this.h264Codec,
+      codec: still ? STILL_CODEC : CODEC,
+      encode(picture: RawPicture, keyframe: boolean) {
+        const version = picture.data[0];
+        calls.push({ still, version, keyframe, at: clock.now() });
+        const data = keyframe
+          ? [...(still ? STILL_SPS : SPS), ...PPS, 0, 0, 0, 1, 0x65, version]
+          : [0, 0, 0, 1, 0x41, version];
+        return Promise.resolve({ data: new Uint8Array(data), keyframe });
+      },
+      close: () => Promise.resolve(),
     });
   }
 
-  target(_step: number): { bitrate: number; fps: number } {
-    return { bitrate: 1_000_000, fps: 30 };
-  }
-
-  video(_step: number): VideoGroup {
-    throw new Error(
-      "the fake host has no H.264 stream (tests/h264_test.ts covers it, on a real display)",
+  /** The encodes of the shared stream (not the still encoder's), as `v<version><I|P>@<ms>`. */
+  stream(): string[] {
+    return this.calls.filter((c) => !c.still).map((c) =>
+      `v${c.version}${c.keyframe ? "I" : "P"}@${c.at}`
     );
-  }
-
-  videoStill(): EncodeGroup {
-    throw new Error("the fake host has no H.264 stream");
-  }
-
-  pushEvent(ev: DisplayEvent): void {
-    this.events.push(ev);
-  }
-
-  schedulePump(): void {
-    if (this.#pumpScheduled) return;
-    this.#pumpScheduled = true;
-    queueMicrotask(() => {
-      this.#pumpScheduled = false;
-      this.session?.pump();
-    });
-  }
-
-  detach(session: Session): void {
-    this.detached.push(session);
-  }
-
-  /** Publish a frame whose every byte is its version number. */
-  publish(): number {
-    const v = ++this.version;
-    const bytes = new Uint8Array(this.width * this.height * 4).fill(v & 0xff);
-    const next = this.pool.take(
-      bytes,
-      this.width,
-      this.height,
-      4,
-      v,
-      this.options.clock.epochMicros(),
-      this.options.pixelRatio,
-    );
-    if (this.#latest) this.pool.release(this.#latest);
-    this.#latest = next;
-    this.isSettled = false;
-    this.schedulePump();
-    return v;
   }
 }
 
-interface Rig {
-  clock: FakeClock;
+interface Viewer {
   socket: FakeSocket;
-  host: FakeHost;
   session: Session;
-  logs: Array<[LogLevel, string]>;
 }
 
-function rig(
-  opts: DisplayOptions = {},
-  extra: { authenticate?: Authenticate; id?: number; cookie?: string } = {},
-): Rig {
+interface Rig extends Viewer {
+  clock: FakeClock;
+  hub: Hub;
+  h264: ScriptedH264;
+  logs: Array<[LogLevel, string]>;
+  /** Every image encode: `format:quality:still|live` and frame version. */
+  encodes: Array<[string, number]>;
+  /** Input events handed to the app. */
+  events: DisplayEvent[];
+  /** Sessions that left the hub, once per call. */
+  detached: Session[];
+  /** The picture tracks sessions asked the hub for, as `format:quality:still|live`. */
+  tracks: string[];
+}
+
+interface RigExtra {
+  authenticate?: Authenticate;
+  cookie?: string;
+  /** Whether H.264 can be had (default: no, images only). */
+  h264?: boolean;
+}
+
+/**
+ * A real hub on a fake clock with a recording image encoder and scripted
+ * H.264 encoders, and one session on a fake socket. The still is off unless
+ * a test sets `stillAfter`: with it on, the hub arms its own rest timer on
+ * the fake clock, and advancing the clock past it sends the still.
+ */
+function rig(opts: DisplayOptions = {}, extra: RigExtra = {}): Rig {
   const clock = new FakeClock();
   const logs: Array<[LogLevel, string]> = [];
   const logger: Logger = (level, message) => logs.push([level, message]);
+  const encodes: Array<[string, number]> = [];
   const options = resolveDisplayOptions(
-    { ...opts, clock, logger },
+    {
+      stillAfter: false,
+      ...opts,
+      clock,
+      logger,
+      imageEncoder: async (f, { format, quality, still }) => {
+        encodes.push([
+          `${format}:${quality}:${still ? "still" : "live"}`,
+          f.version,
+        ]);
+        await Promise.resolve();
+        return f.data.slice(0, 8);
+      },
+    },
     "test",
     { logger, clock },
   );
-  const host = new FakeHost(options);
+  const events: DisplayEvent[] = [];
+  const h264 = new ScriptedH264(clock, extra.h264 ?? false);
+  const hub = new Hub({
+    name: "test",
+    options,
+    width: 4,
+    height: 2,
+    input: (ev) => events.push(ev),
+    h264,
+  });
+  // Spies on what sessions ask of the hub; the hub still does it.
+  const detached: Session[] = [];
+  const leave = hub.leave.bind(hub);
+  hub.leave = (s) => {
+    detached.push(s as Session);
+    leave(s);
+  };
+  const tracks: string[] = [];
+  const pictures = hub.pictures.bind(hub);
+  hub.pictures = (format, quality, still) => {
+    tracks.push(`${format}:${quality}:${still ? "still" : "live"}`);
+    return pictures(format, quality, still);
+  };
+  const first = join({ hub }, extra);
+  return {
+    ...first,
+    clock,
+    hub,
+    h264,
+    logs,
+    encodes,
+    events,
+    detached,
+    tracks,
+  };
+}
+
+/** Another viewer of the rig's hub. */
+function join(
+  r: Pick<Rig, "hub">,
+  extra: { authenticate?: Authenticate; cookie?: string } = {},
+): Viewer {
   const socket = new FakeSocket();
   const headers = new Headers();
   if (extra.cookie) headers.set("cookie", extra.cookie);
-  const session = new Session(extra.id ?? 1, host, socket, {
+  const session = r.hub.accept(socket, {
     request: new Request("http://localhost:8765/test", { headers }),
     remoteAddr: "127.0.0.1",
     authenticate: extra.authenticate,
   });
-  host.session = session;
-  return { clock, socket, host, session, logs };
+  return { socket, session };
 }
 
 /** Let every queued microtask (pumps, encodes) run. */
@@ -294,9 +336,19 @@ function ack(session: Session, seq: number, queue = 0): void {
   );
 }
 
+/** Publish a frame whose every byte is its version number; returns the version. */
+function publishFrame(r: Pick<Rig, "hub">): number {
+  const v = r.hub.stats().framesPublished + 1;
+  const { width, height } = r.hub.size();
+  const bytes = new Uint8Array(width * height * 4).fill(v & 0xff);
+  r.hub.publish({ bytes, channels: 4 }, null, r.hub.options.pixelRatio);
+  assert.equal(r.hub.newest(), v);
+  return v;
+}
+
 /** Publish one frame and let it be encoded and sent (if the window allows). */
-async function publish(r: Rig): Promise<number> {
-  const v = r.host.publish();
+async function publish(r: Pick<Rig, "hub">): Promise<number> {
+  const v = publishFrame(r);
   await flush();
   return v;
 }
@@ -308,6 +360,18 @@ function seqs(socket: FakeSocket): number[] {
 /** The version a frame payload came from (every byte is the version). */
 function versions(socket: FakeSocket): number[] {
   return socket.frames().map((f) => f.payload[0]);
+}
+
+/** Whether the session is admitted and configured (it has a transport). */
+function isOpen(v: Viewer): boolean {
+  return v.session.transport !== null && v.socket.closeCode === null;
+}
+
+/** The rig's only viewer ended: it left the hub, once, and has no transport. */
+function assertEnded(r: Rig): void {
+  assert.deepEqual(r.detached, [r.session]);
+  assert.equal(r.hub.viewers, 0);
+  assert.equal(r.session.transport, null);
 }
 
 // ---------------------------------------------------------------------------
@@ -322,7 +386,7 @@ Deno.test("session: hello → config with the negotiated fields, hello timer cle
   assert.deepEqual(r.socket.rawTexts(), [
     '{"type":"config","transport":"image","width":4,"height":2,"coords":"frame-pixels","mime":"image/jpeg","max_inflight":2}',
   ]);
-  assert.equal(r.session.isOpen, true);
+  assert.ok(isOpen(r));
   assert.equal(r.socket.closeCode, null);
   assert.equal(r.clock.pending, 0);
   r.clock.advance(60_000);
@@ -334,8 +398,7 @@ Deno.test("session: hello → config with the negotiated fields, hello timer cle
 
 Deno.test("session: config carries pixel_ratio, chosen mime and max_inflight from options", async () => {
   const r = rig({ imageFormat: "webp", pixelRatio: 2, maxInflight: 3 });
-  r.host.width = 640;
-  r.host.height = 480;
+  r.hub.resize(640, 480);
   hello(r.session, ["image/jpeg", "image/webp"]);
   await flush();
   assert.deepEqual(r.socket.rawTexts(), [
@@ -345,7 +408,7 @@ Deno.test("session: config carries pixel_ratio, chosen mime and max_inflight fro
 
 Deno.test("session: a frame published before hello is sent right after config", async () => {
   const r = rig();
-  r.host.publish();
+  publishFrame(r);
   await flush();
   assert.equal(r.socket.sent.length, 0);
   hello(r.session);
@@ -363,7 +426,10 @@ Deno.test("session: a frame published before hello is sent right after config", 
     mime: "image/jpeg",
   });
   assert.deepEqual(frames[0].payload, [1, 1, 1, 1, 1, 1, 1, 1]);
-  assert.equal(r.session.needsKeyframe, false);
+  // nothing more is owed: another pass sends nothing
+  r.hub.wake();
+  await flush();
+  assert.equal(r.socket.frames().length, 1);
 });
 
 Deno.test("session: frame header carries the publish time and pixel_ratio when not 1", async () => {
@@ -384,8 +450,8 @@ Deno.test("session: first message not hello → close 1008, nothing sent", async
   await flush();
   assert.equal(r.socket.closeCode, 1008);
   assert.equal(r.socket.sent.length, 0);
-  assert.equal(r.session.isClosed, true);
-  assert.deepEqual(r.host.detached, [r.session]);
+  assertEnded(r);
+  assert.deepEqual(r.detached, [r.session]);
   assert.equal(r.clock.pending, 0);
 });
 
@@ -397,14 +463,14 @@ Deno.test("session: unknown or dropped messages before hello do not close", asyn
   assert.equal(r.socket.closeCode, null);
   hello(r.session);
   await flush();
-  assert.equal(r.session.isOpen, true);
+  assert.ok(isOpen(r));
 });
 
 Deno.test("session: binary message → close 1003 (before and after hello)", async () => {
   const a = rig();
   a.session.receive(new Uint8Array([1, 2, 3]));
   assert.equal(a.socket.closeCode, 1003);
-  assert.equal(a.session.isClosed, true);
+  assertEnded(a);
 
   const b = rig();
   hello(b.session);
@@ -417,7 +483,7 @@ Deno.test("session: unparsable JSON → close 1007", () => {
   const r = rig();
   r.session.receive("{not json");
   assert.equal(r.socket.closeCode, 1007);
-  assert.equal(r.session.isClosed, true);
+  assertEnded(r);
 });
 
 Deno.test("session: oversized message → close 1008", async () => {
@@ -435,7 +501,7 @@ Deno.test("session: no common transport → close 1003 without config", async ()
   await flush();
   assert.equal(r.socket.closeCode, 1003);
   assert.equal(r.socket.sent.length, 0);
-  assert.equal(r.session.isClosed, true);
+  assertEnded(r);
   assert.equal(r.clock.pending, 0);
 });
 
@@ -447,7 +513,7 @@ Deno.test("session: messages after close are ignored", async () => {
   const before = r.socket.sent.length;
   hello(r.session);
   r.session.receive("garbage");
-  r.host.publish();
+  publishFrame(r);
   await flush();
   assert.equal(r.socket.sent.length, before);
   assert.equal(r.socket.closeCode, 1000);
@@ -458,14 +524,14 @@ Deno.test("session: messages after close are ignored", async () => {
 
 Deno.test("session: authenticate returning false → 4401 before any frame", async () => {
   const r = rig({}, { authenticate: () => false });
-  r.host.publish(); // a frame is ready, it must not leak out
+  publishFrame(r); // a frame is ready, it must not leak out
   await flush();
   r.session.opened();
   hello(r.session, ["image/jpeg"], { token: "nope" });
   await flush();
   assert.equal(r.socket.closeCode, 4401);
   assert.equal(r.socket.sent.length, 0);
-  assert.equal(r.session.isClosed, true);
+  assertEnded(r);
   assert.equal(r.clock.pending, 0);
 });
 
@@ -483,7 +549,7 @@ Deno.test("session: authenticate throwing or rejecting → 4401", async () => {
     ]
   ) {
     const r = rig({}, { authenticate: hook });
-    r.host.publish();
+    publishFrame(r);
     hello(r.session);
     await flush();
     assert.equal(r.socket.closeCode, 4401);
@@ -563,13 +629,13 @@ Deno.test("session: messages received during auth are handled after admission", 
     }),
   );
   await flush();
-  assert.equal(r.host.events.length, 0);
+  assert.equal(r.events.length, 0);
   assert.equal(r.socket.sent.length, 0);
   admit(true);
   await flush();
   assert.equal(r.socket.texts()[0].type, "config");
-  assert.equal(r.host.events.length, 1);
-  assert.equal(r.host.events[0].type, "resize");
+  assert.equal(r.events.length, 1);
+  assert.equal(r.events[0].type, "resize");
 });
 
 Deno.test("session: hello timeout → 1008", () => {
@@ -579,7 +645,7 @@ Deno.test("session: hello timeout → 1008", () => {
   assert.equal(r.socket.closeCode, null);
   r.clock.advance(1);
   assert.equal(r.socket.closeCode, 1008);
-  assert.equal(r.session.isClosed, true);
+  assertEnded(r);
   assert.equal(r.clock.pending, 0);
 });
 
@@ -595,7 +661,7 @@ Deno.test("session: with maxInflight 2 and no acks at most 2 frames are sent", a
   assert.deepEqual(versions(r.socket), [1, 2]);
   assert.equal(r.session.stats().inflight, 2);
   // frames that could not be sent were never encoded
-  assert.deepEqual(r.host.encodes, [["jpeg:80:live", 1], ["jpeg:80:live", 2]]);
+  assert.deepEqual(r.encodes, [["jpeg:80:live", 1], ["jpeg:80:live", 2]]);
 });
 
 Deno.test("session: an ack opens the window and the newest frame is sent next", async () => {
@@ -609,7 +675,7 @@ Deno.test("session: an ack opens the window and the newest frame is sent next", 
   assert.deepEqual(seqs(r.socket), [1, 2, 3]);
   assert.deepEqual(versions(r.socket), [1, 2, 6]);
   assert.equal(r.session.stats().dropped, 3); // v3, v4, v5 skipped
-  assert.deepEqual(r.host.encodes.map(([, v]) => v), [1, 2, 6]);
+  assert.deepEqual(r.encodes.map(([, v]) => v), [1, 2, 6]);
   assert.equal(r.session.stats().inflight, 2);
   // window full again: nothing more until the next ack
   await publish(r);
@@ -738,12 +804,15 @@ Deno.test("session: decoder_reset clears the window and resends the current fram
   await publish(r);
   assert.equal(r.session.stats().inflight, 2);
   r.session.receive('{"type":"decoder_reset"}');
-  assert.equal(r.session.needsKeyframe, true);
+  assert.equal(r.session.stats().inflight, 0); // the window is cleared at once
   await flush();
   assert.deepEqual(seqs(r.socket), [1, 2, 3]);
   assert.deepEqual(versions(r.socket), [1, 2, 2]);
   assert.equal(r.session.stats().inflight, 1);
-  assert.equal(r.session.needsKeyframe, false);
+  // the reset is served: another pass sends nothing more
+  r.hub.wake();
+  await flush();
+  assert.deepEqual(seqs(r.socket), [1, 2, 3]);
   // acks for the forgotten frames are ignored
   ack(r.session, 1);
   assert.equal(r.session.stats().framesAcked, 0);
@@ -759,13 +828,15 @@ Deno.test("session: request_keyframe resends the current frame (within the windo
   await flush();
   assert.deepEqual(seqs(r.socket), [1]);
   r.session.receive('{"type":"request_keyframe","reason":"decode error"}');
-  assert.equal(r.session.needsKeyframe, true);
   await flush();
   assert.deepEqual(seqs(r.socket), [1, 2]);
   assert.deepEqual(versions(r.socket), [1, 1]);
-  assert.equal(r.session.needsKeyframe, false);
+  // the request is served: another pass sends nothing more
+  r.hub.wake();
+  await flush();
+  assert.deepEqual(seqs(r.socket), [1, 2]);
   // the resend reuses the group's encode rather than encoding again
-  assert.deepEqual(r.host.encodes, [["jpeg:80:live", 1]]);
+  assert.deepEqual(r.encodes, [["jpeg:80:live", 1]]);
 });
 
 Deno.test("session: request_keyframe with a full window waits for an ack", async () => {
@@ -791,18 +862,21 @@ Deno.test("session: still after settle sends a PNG frame once", async () => {
   ack(r.session, 1);
   await flush();
   assert.equal(r.socket.frames().length, 1);
-  r.host.isSettled = true;
-  r.host.schedulePump();
+  r.clock.advance(499);
   await flush();
+  assert.equal(r.socket.frames().length, 1); // not at rest yet
+  r.clock.advance(1); // the hub's rest timer: the scene settles
+  await flush();
+  assert.equal(r.hub.settled(), true);
   const frames = r.socket.frames();
   assert.equal(frames.length, 2);
   assert.equal(frames[1].header.mime, "image/png");
   assert.equal(frames[1].header.seq, 2);
   assert.deepEqual(frames[1].payload, [1, 1, 1, 1, 1, 1, 1, 1]);
-  assert.deepEqual(r.host.encodes, [["jpeg:80:live", 1], ["png:100:still", 1]]);
+  assert.deepEqual(r.encodes, [["jpeg:80:live", 1], ["png:100:still", 1]]);
   // once only
   ack(r.session, 2);
-  r.host.schedulePump();
+  r.hub.wake();
   await flush();
   r.session.pump();
   await flush();
@@ -810,8 +884,8 @@ Deno.test("session: still after settle sends a PNG frame once", async () => {
   // a new frame then a new rest: one more live frame and one more still
   await publish(r);
   assert.equal(r.socket.frames()[2].header.mime, "image/jpeg");
-  r.host.isSettled = true;
-  r.host.schedulePump();
+  assert.equal(r.hub.settled(), false);
+  r.clock.advance(500);
   await flush();
   const after = r.socket.frames();
   assert.equal(after.length, 4);
@@ -825,12 +899,13 @@ Deno.test("session: still is not sent to a png-format viewer", async () => {
   await flush();
   await publish(r);
   ack(r.session, 1);
-  r.host.isSettled = true;
-  r.host.schedulePump();
+  r.clock.advance(500);
   await flush();
+  assert.equal(r.hub.settled(), true);
   assert.equal(r.socket.frames().length, 1);
   assert.equal(r.socket.frames()[0].header.mime, "image/png");
-  assert.equal(r.host.groups.has("png:100:still"), false);
+  assert.equal(r.tracks.includes("png:100:still"), false);
+  assert.deepEqual(r.encodes, [["png:80:live", 1]]);
 });
 
 Deno.test("session: still is not sent when stillAfter is false", async () => {
@@ -839,10 +914,11 @@ Deno.test("session: still is not sent when stillAfter is false", async () => {
   await flush();
   await publish(r);
   ack(r.session, 1);
-  r.host.isSettled = true;
-  r.host.schedulePump();
+  r.clock.advance(60_000); // a long rest
+  r.hub.wake();
   await flush();
   assert.equal(r.socket.frames().length, 1);
+  assert.equal(r.tracks.some((k) => k.endsWith(":still")), false);
 });
 
 Deno.test("session: bufferedAmount over the limit blocks sending", async () => {
@@ -852,9 +928,9 @@ Deno.test("session: bufferedAmount over the limit blocks sending", async () => {
   r.socket.bufferedAmount = 5000;
   await publish(r);
   assert.equal(r.socket.frames().length, 0);
-  assert.deepEqual(r.host.encodes, []); // not even encoded
+  assert.deepEqual(r.encodes, []); // not even encoded
   r.socket.bufferedAmount = 1024; // at the limit is fine
-  r.host.schedulePump();
+  r.hub.wake();
   await flush();
   assert.deepEqual(versions(r.socket), [1]);
   assert.equal(r.session.stats().bufferedAmount, 1024);
@@ -873,7 +949,7 @@ Deno.test("session: a socket that is no longer open gets no frames", async () =>
 // Events, resize, renegotiation
 
 Deno.test("session: set_viewport → a resize event with the viewer id", async () => {
-  const r = rig({}, { id: 7 });
+  const r = rig();
   hello(r.session);
   await flush();
   r.clock.advance(2500);
@@ -887,7 +963,7 @@ Deno.test("session: set_viewport → a resize event with the viewer id", async (
       ratio: 2,
     }),
   );
-  assert.deepEqual(r.host.events, [{
+  assert.deepEqual(r.events, [{
     type: "resize",
     width: 800,
     height: 600,
@@ -895,12 +971,13 @@ Deno.test("session: set_viewport → a resize event with the viewer id", async (
     pheight: 1200,
     ratio: 2,
     timestamp: 2.5,
-    viewer: 7,
+    viewer: r.session.id,
   }]);
 });
 
 Deno.test("session: input events are pushed with the viewer id; bad ones dropped", async () => {
-  const r = rig({}, { id: 42 });
+  const r = rig();
+  const id = r.session.id;
   hello(r.session);
   await flush();
   r.session.receive(JSON.stringify({
@@ -925,7 +1002,7 @@ Deno.test("session: input events are pushed with the viewer id; bad ones dropped
     event: { type: "pointer_move", x: "1", y: 1 },
   }));
   assert.equal(r.socket.closeCode, null);
-  assert.deepEqual(r.host.events, [
+  assert.deepEqual(r.events, [
     {
       type: "pointer_down",
       x: 3,
@@ -934,7 +1011,7 @@ Deno.test("session: input events are pushed with the viewer id; bad ones dropped
       buttons: [1],
       modifiers: ["Alt"],
       timestamp: 9,
-      viewer: 42,
+      viewer: id,
     },
     {
       type: "key_down",
@@ -942,9 +1019,20 @@ Deno.test("session: input events are pushed with the viewer id; bad ones dropped
       code: "KeyA",
       modifiers: [],
       timestamp: 0,
-      viewer: 42,
+      viewer: id,
     },
   ]);
+  // another viewer's events carry its own id
+  const other = join(r);
+  hello(other.session);
+  await flush();
+  other.session.receive(JSON.stringify({
+    type: "event",
+    event: { type: "key_up", key: "b", code: "KeyB" },
+  }));
+  assert.notEqual(other.session.id, id);
+  assert.equal(r.events.length, 3);
+  assert.equal(r.events[2].viewer, other.session.id);
 });
 
 Deno.test("session: warnings for dropped messages are capped at 5", async () => {
@@ -959,22 +1047,30 @@ Deno.test("session: warnings for dropped messages are capped at 5", async () => 
   assert.equal(warns.length, 5);
 });
 
-Deno.test("session: resized() sends a new config and restarts with a keyframe", async () => {
+Deno.test("session: a resize sends a new config and restarts with a full picture", async () => {
   const r = rig();
   hello(r.session);
   await flush();
   await publish(r);
   assert.equal(r.session.stats().inflight, 1);
-  r.host.width = 8;
-  r.host.height = 6;
-  r.session.resized();
-  assert.equal(r.session.needsKeyframe, true);
+  r.hub.resize(8, 6);
   assert.equal(r.session.stats().inflight, 0);
   await flush(); // the new config follows a (re)negotiation
   const configs = r.socket.texts().filter((m) => m.type === "config");
   assert.equal(configs.length, 2);
   assert.equal(configs[1].width, 8);
   assert.equal(configs[1].height, 6);
+  // the next frame, at the new size, goes out as a full picture
+  await publish(r);
+  assert.deepEqual(
+    r.socket.frames().map((f) => [
+      f.header.seq,
+      f.header.width,
+      f.header.height,
+      f.payload[0],
+    ]),
+    [[1, 4, 2, 1], [2, 8, 6, 2]],
+  );
 });
 
 Deno.test("session: a second hello renegotiates and sends a new config", async () => {
@@ -992,6 +1088,310 @@ Deno.test("session: a second hello renegotiates and sends a new config", async (
     "image/png",
   ]);
   assert.deepEqual(frames.map((f) => f.header.seq), [1, 2]);
+});
+
+// ---------------------------------------------------------------------------
+// Video: the keyframe gate, with scripted H.264 encoders
+
+const VIDEO = [CAP_H264, "image/jpeg", "image/png"];
+
+/** A video rig: H.264 available, IDRs on request at most every 250 ms, no still unless asked. */
+function videoRig(opts: DisplayOptions = {}): Rig {
+  return rig({ minKeyframeInterval: 0.25, ...opts }, { h264: true });
+}
+
+/** The video chunks a viewer received, as `v<version><I|P>` (`S` for a still IDR). */
+function chunks(socket: FakeSocket): string[] {
+  return socket.frames().map(({ header, payload }) => {
+    assert.equal(header.type, "video_chunk");
+    const types = nalTypes(new Uint8Array(payload));
+    const idr = types.includes(5);
+    assert.equal(
+      header.keyframe,
+      idr,
+      "the header's keyframe flag matches the unit",
+    );
+    const still = header.codec === STILL_CODEC;
+    return `v${payload.at(-1)}${still ? "S" : idr ? "I" : "P"}`;
+  });
+}
+
+/** Acknowledge everything a viewer was sent so far. */
+function ackAll(v: Viewer): void {
+  const s = seqs(v.socket);
+  if (s.length) ack(v.session, s.at(-1)!);
+}
+
+Deno.test("session video: config names the scripted encoder's codec; the first frame is an IDR", async () => {
+  const r = videoRig();
+  hello(r.session, VIDEO);
+  await flush();
+  assert.equal(r.socket.texts()[0].transport, "webcodecs");
+  assert.equal(r.socket.texts()[0].codec, CODEC);
+  assert.equal(r.session.transport, "webcodecs");
+  assert.deepEqual(
+    r.h264.codecAsked.map((s) => [s.width, s.height]),
+    [[4, 2]],
+    "the offer asked the encoders for their codec string",
+  );
+  assert.equal(r.h264.opened.length, 0, "no encoder opens before a frame");
+  await publish(r);
+  ackAll(r);
+  await publish(r);
+  assert.deepEqual(chunks(r.socket), ["v1I", "v2P"]);
+  assert.deepEqual(r.h264.stream(), ["v1I@0", "v2P@0"]);
+  const [first] = r.socket.frames();
+  assert.deepEqual(first.header, {
+    type: "video_chunk",
+    seq: 1,
+    timestamp_us: EPOCH_US,
+    width: 4,
+    height: 2,
+    codec: CODEC,
+    bitstream: "annexb",
+    keyframe: true,
+    duration_us: Math.round(1e6 / 60),
+  });
+  assert.equal(r.h264.opened.length, 1, "one shared encoder");
+  assert.equal(r.h264.opened[0].still, undefined);
+  assert.equal(r.hub.stats().keyframesForced, 0, "the first IDR is not forced");
+  assert.deepEqual(r.encodes, [], "no image encodes for a video viewer");
+});
+
+Deno.test("session video: a late joiner gets nothing until an IDR, and its join makes one", async () => {
+  const r = videoRig();
+  hello(r.session, VIDEO);
+  await flush();
+  await publish(r); // v1: IDR
+  ackAll(r);
+  await publish(r); // v2: delta
+  ackAll(r);
+  assert.deepEqual(chunks(r.socket), ["v1I", "v2P"]);
+
+  // B joins 100 ms after the stream's IDR: too soon for another one.
+  r.clock.advance(100);
+  const b = join(r);
+  hello(b.session, VIDEO);
+  await flush();
+  assert.equal(b.socket.texts()[0].type, "config");
+  assert.deepEqual(chunks(b.socket), [], "no delta to a viewer without an IDR");
+  await publish(r); // v3: still a delta (the IDR is not due yet)
+  ackAll(r);
+  assert.deepEqual(chunks(b.socket), []);
+  assert.deepEqual(chunks(r.socket), ["v1I", "v2P", "v3P"]);
+  assert.equal(r.hub.stats().keyframesForced, 0);
+
+  // minKeyframeInterval after the last IDR, the group makes one of the newest frame.
+  r.clock.advance(149);
+  await flush();
+  assert.deepEqual(chunks(b.socket), []);
+  r.clock.advance(1);
+  await flush();
+  assert.deepEqual(chunks(b.socket), ["v3I"]);
+  assert.deepEqual(chunks(r.socket), ["v1I", "v2P", "v3P", "v3I"]);
+  assert.deepEqual(r.h264.stream(), ["v1I@0", "v2P@0", "v3P@100", "v3I@250"]);
+  assert.equal(r.hub.stats().keyframesForced, 1);
+
+  // From its IDR on, B takes every chunk, in order, like A.
+  ackAll(r);
+  ackAll(b);
+  await publish(r);
+  assert.deepEqual(chunks(b.socket), ["v3I", "v4P"]);
+  assert.deepEqual(chunks(r.socket), ["v1I", "v2P", "v3P", "v3I", "v4P"]);
+
+  // A joiner once the interval has passed gets an IDR at once, of the resting frame.
+  ackAll(r);
+  ackAll(b);
+  r.clock.advance(1000);
+  const c = join(r);
+  hello(c.session, VIDEO);
+  await flush();
+  assert.deepEqual(chunks(c.socket), ["v4I"]);
+  assert.deepEqual(r.h264.stream().slice(-1), ["v4I@1250"]);
+  assert.equal(r.hub.stats().keyframesForced, 2);
+  assert.equal(r.hub.viewers, 3);
+});
+
+Deno.test("session video: a viewer whose window is full misses a chunk and waits for an IDR; others get every chunk", async () => {
+  const r = videoRig();
+  hello(r.session, VIDEO, { max_inflight: 1 }); // A: window of one, acks late
+  const b = join(r);
+  hello(b.session, VIDEO); // B: keeps up
+  await flush();
+  await publish(r); // v1 IDR to both
+  ackAll(b);
+  await publish(r); // v2: A's window is full
+  ackAll(b);
+  assert.deepEqual(chunks(r.socket), ["v1I"]);
+  assert.equal(r.session.stats().dropped, 1);
+  ackAll(r); // A has room again, but v3 would not decode after v1
+  await flush();
+  await publish(r); // v3 (t=0): a delta, not for A
+  ackAll(b);
+  assert.deepEqual(chunks(r.socket), ["v1I"], "never a delta out of order");
+  r.clock.advance(100);
+  await publish(r); // v4 (t=100): a delta, not for A
+  ackAll(b);
+  assert.deepEqual(chunks(r.socket), ["v1I"]);
+  r.clock.advance(150); // t=250: the IDR A asked for
+  await flush();
+  assert.deepEqual(chunks(r.socket), ["v1I", "v4I"]);
+  ackAll(r);
+  ackAll(b);
+  await publish(r); // v5: A is in order again
+  assert.deepEqual(chunks(r.socket), ["v1I", "v4I", "v5P"]);
+  assert.deepEqual(chunks(b.socket), [
+    "v1I",
+    "v2P",
+    "v3P",
+    "v4P",
+    "v4I",
+    "v5P",
+  ]);
+  assert.equal(b.session.stats().dropped, 0);
+  assert.deepEqual(r.h264.stream(), [
+    "v1I@0",
+    "v2P@0",
+    "v3P@0",
+    "v4P@100",
+    "v4I@250",
+    "v5P@250",
+  ]);
+  assert.equal(r.hub.stats().keyframesForced, 1);
+});
+
+Deno.test("session video: IDRs made on request are at most one per minKeyframeInterval", async () => {
+  const r = videoRig();
+  hello(r.session, VIDEO, { max_inflight: 4 });
+  const b = join(r);
+  hello(b.session, VIDEO, { max_inflight: 4 });
+  await flush();
+  await publish(r); // IDR at t=0
+  // Both viewers keep losing their decoders; frames keep coming every 50 ms.
+  for (let t = 50; t <= 1000; t += 50) {
+    r.clock.advance(50);
+    ackAll(r);
+    ackAll(b);
+    const who = t % 100 === 0 ? r : b;
+    who.session.receive('{"type":"decoder_reset"}');
+    await publish(r);
+  }
+  const idrs = r.h264.calls.filter((c) => !c.still && c.keyframe).map((c) =>
+    c.at
+  );
+  assert.deepEqual(idrs, [0, 250, 500, 750, 1000]);
+  for (let i = 1; i < idrs.length; i++) {
+    assert.ok(idrs[i] - idrs[i - 1] >= 250);
+  }
+  assert.equal(r.hub.stats().keyframesForced, 4);
+  // Each viewer got only what it could decode: a delta only right after
+  // the chunk before it in the stream, and an IDR after every reset.
+  const stream = r.h264.stream().map((s) => s.split("@")[0]);
+  for (const v of [r, b]) {
+    const got = chunks(v.socket).map((c) => stream.indexOf(c));
+    assert.ok(got.every((i) => i >= 0));
+    got.forEach((i, n) => {
+      if (stream[i].endsWith("P")) assert.equal(got[n - 1], i - 1);
+    });
+    assert.ok(got.filter((i) => stream[i].endsWith("I")).length >= 3);
+  }
+});
+
+Deno.test("session video: request_keyframe and decoder_reset from the viewer lead to an IDR", async () => {
+  const r = videoRig({ maxInflight: 4 });
+  hello(r.session, VIDEO);
+  await flush();
+  await publish(r);
+  ackAll(r);
+  await publish(r);
+  ackAll(r);
+  r.clock.advance(1000);
+  assert.deepEqual(chunks(r.socket), ["v1I", "v2P"]);
+
+  r.session.receive('{"type":"request_keyframe","reason":"decode error"}');
+  await flush();
+  assert.deepEqual(chunks(r.socket), ["v1I", "v2P", "v2I"]);
+  ackAll(r);
+  await publish(r); // in order again after the IDR
+  assert.deepEqual(chunks(r.socket), ["v1I", "v2P", "v2I", "v3P"]);
+
+  r.clock.advance(1000);
+  // decoder_reset also forgets the window: no ack is needed for the IDR.
+  r.session.receive('{"type":"decoder_reset"}');
+  assert.equal(r.session.stats().inflight, 0);
+  await flush();
+  assert.deepEqual(chunks(r.socket), ["v1I", "v2P", "v2I", "v3P", "v3I"]);
+  assert.deepEqual(r.h264.stream(), [
+    "v1I@0",
+    "v2P@0",
+    "v2I@1000",
+    "v3P@1000",
+    "v3I@2000",
+  ]);
+  assert.equal(r.hub.stats().keyframesForced, 2);
+  // served: another pass makes and sends nothing more
+  r.hub.wake();
+  await flush();
+  assert.equal(r.h264.calls.length, 5);
+  assert.equal(r.socket.frames().length, 5);
+});
+
+Deno.test("session video: once the scene rests the viewer gets the still IDR from the still encoder", async () => {
+  const r = videoRig({ stillAfter: 0.5 });
+  hello(r.session, VIDEO);
+  await flush();
+  await publish(r);
+  ackAll(r);
+  r.clock.advance(499);
+  await flush();
+  assert.deepEqual(chunks(r.socket), ["v1I"]);
+  r.clock.advance(1); // the scene rests
+  await flush();
+  assert.deepEqual(chunks(r.socket), ["v1I", "v1S"]);
+  assert.deepEqual(r.h264.opened.map((s) => s.still === true), [false, true]);
+  assert.deepEqual(
+    r.h264.calls.map((c) => [c.still, c.version, c.keyframe]),
+    [[false, 1, true], [true, 1, true]],
+  );
+  const still = r.socket.frames()[1];
+  assert.equal(still.header.keyframe, true);
+  assert.equal(
+    still.header.codec,
+    STILL_CODEC,
+    "codec from the still's own SPS",
+  );
+  // once only
+  ackAll(r);
+  r.hub.wake();
+  await flush();
+  assert.equal(r.socket.frames().length, 2);
+
+  // A viewer joining now gets an IDR of the resting frame, then the still;
+  // the first viewer keeps its clean still (the IDR would only make it worse).
+  const b = join(r);
+  hello(b.session, VIDEO);
+  await flush();
+  ackAll(b);
+  await flush();
+  assert.deepEqual(chunks(b.socket), ["v1I", "v1S"]);
+  assert.deepEqual(chunks(r.socket), ["v1I", "v1S"]);
+
+  // After the still, the next frame comes as an IDR, never a delta: B's
+  // join made one at t=500, so the next is due at t=750.
+  ackAll(b);
+  await publish(r);
+  assert.deepEqual(chunks(r.socket), ["v1I", "v1S"]);
+  assert.deepEqual(chunks(b.socket), ["v1I", "v1S"]);
+  r.clock.advance(250);
+  await flush();
+  assert.deepEqual(chunks(r.socket), ["v1I", "v1S", "v2I"]);
+  assert.deepEqual(chunks(b.socket), ["v1I", "v1S", "v2I"]);
+  assert.equal(
+    r.h264.calls.filter((c) => c.still).length,
+    1,
+    "one still encode, shared",
+  );
+  assert.deepEqual(r.h264.stream(), ["v1I@0", "v1I@500", "v2P@500", "v2I@750"]);
 });
 
 // ---------------------------------------------------------------------------
@@ -1070,14 +1470,14 @@ Deno.test("session: close clears every timer (hello, inflight, stats)", async ()
   assert.equal(r.clock.pending, 0);
   assert.equal(r.socket.closeCode, 1000);
   assert.equal(r.socket.closeReason, "bye");
-  assert.equal(r.session.isClosed, true);
-  assert.deepEqual(r.host.detached, [r.session]);
+  assertEnded(r);
+  assert.deepEqual(r.detached, [r.session]);
   assert.equal(r.session.stats().inflight, 0);
   // closing twice is harmless and detaches once
   r.session.close(1001, "again");
   r.session.closed();
   assert.equal(r.socket.closeCode, 1000);
-  assert.equal(r.host.detached.length, 1);
+  assert.equal(r.detached.length, 1);
 });
 
 Deno.test("session: remote close (closed()) clears every timer", async () => {
@@ -1101,7 +1501,7 @@ Deno.test("session: close during a pending authenticate leaves no timer behind",
   hello(r.session);
   await flush();
   r.session.closed(); // the viewer went away while the hook runs
-  assert.equal(r.session.isClosed, true);
+  assertEnded(r);
   assert.equal(r.clock.pending, 0);
 });
 
@@ -1140,5 +1540,5 @@ Deno.test("session: a socket that refuses a frame closes the viewer with 1011, n
   await flush();
   assert.equal(attempts, 1);
   assert.equal(r.socket.closeCode, 1011);
-  assert.equal(r.session.isClosed, true);
+  assertEnded(r);
 });

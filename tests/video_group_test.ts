@@ -9,12 +9,12 @@ import { systemClock } from "../src/clock.ts";
 import type { H264Settings, RawPicture } from "../src/encoders/h264.ts";
 import {
   FAILURES_BEFORE_SWITCH,
-  type VideoChunk,
   type VideoEncoder,
   type VideoEncoders,
-  VideoGroup,
-} from "../src/encoders/video_group.ts";
+} from "../src/encoders/video_encoder.ts";
 import { FramePool, type PooledFrame } from "../src/frame.ts";
+import type { VideoChunk } from "../src/hub/tracks.ts";
+import { VideoGroup } from "../src/hub/video_group.ts";
 import { until } from "./_viewer.ts";
 
 const SETTINGS: H264Settings = {
@@ -84,33 +84,33 @@ function harness(kinds: Scripted[], switchTo: boolean) {
   const logs: string[] = [];
   const pool = new FramePool();
   let latest: PooledFrame | null = null;
-  // The display's part: offer the newest frame again whenever the group idles.
-  const group: VideoGroup = new VideoGroup(
-    "h264:test",
-    SETTINGS,
-    0,
-    pool,
-    systemClock,
-    (_level, message) => logs.push(message),
-    (chunk) => chunks.push(chunk),
-    () =>
-      queueMicrotask(() => latest && !group.closed && group.request(latest)),
-    (reason) => broken.push(reason),
-    false,
+  // The hub's part: ask for the newest frame again whenever the group idles.
+  const group: VideoGroup = new VideoGroup({
+    key: "h264:test",
+    settings: SETTINGS,
     encoders,
-  );
+    minKeyframeInterval: 0,
+    latest: () => latest,
+    pool,
+    clock: systemClock,
+    log: (_level, message) => logs.push(message),
+    onChunk: (chunk) => chunks.push(chunk),
+    onIdle: () =>
+      queueMicrotask(() => latest && !group.closed && group.request()),
+    onBroken: (reason) => broken.push(reason),
+  });
   let version = 0;
   const publish = () => {
-    latest = pool.take(
-      new Uint8Array(16 * 16 * 4),
-      16,
-      16,
-      4,
-      ++version,
-      Date.now() * 1000,
-      1,
-    );
-    group.request(latest);
+    latest = pool.take({
+      rgb: new Uint8Array(16 * 16 * 4),
+      width: 16,
+      height: 16,
+      channels: 4,
+      version: ++version,
+      timestampUs: Date.now() * 1000,
+      pixelRatio: 1,
+    });
+    group.request();
   };
   return { group, opened, asked, chunks, broken, logs, publish };
 }
