@@ -19,7 +19,7 @@ export interface DisplayStats {
   viewers: number;
   /** Frames published (or, on a fed display, pictures received). */
   framesPublished: number;
-  /** Encodes run (over all groups). */
+  /** Encodes run by the image and H.264 groups, closed ones included (the H.264 still is not counted). */
   encodes: number;
   /** Mean encode time, milliseconds. */
   encodeMsMean: number;
