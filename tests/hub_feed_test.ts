@@ -135,9 +135,13 @@ Deno.test("fed hub: a late joiner waits for an IDR, asks the feeder for one, and
         if (feeder) feeder.wantKey = true;
       },
     );
-    feeder = new Feeder(enc, fed.hub, 30);
     const hello = { supported: [CAP_H264] };
+    // A viewer that comes before the feed has sent anything waits for it:
+    // until then there is no codec string to offer.
     await using early = await TestViewer.open(fed.url, { hello });
+    await sleep(300);
+    assert.equal(early.texts.length, 0, "no config before the first unit");
+    feeder = new Feeder(enc, fed.hub, 30);
     const config = await early.nextText("config");
     assert.equal(config.transport, "webcodecs");
     assert.match(String(config.codec), /^avc1\./);
@@ -251,10 +255,24 @@ Deno.test("fed hub: a new size renegotiates; bad units and frames get clear erro
       create: { width: 64, height: 48, channels: 3, background: "#0f0" },
     }).jpeg().toBuffer(),
   );
+  const big = new Uint8Array(
+    await sharp({
+      create: { width: W, height: H, channels: 3, background: "#00f" },
+    }).jpeg().toBuffer(),
+  );
+  fed.hub.feedPicture({
+    bytes: big,
+    mime: "image/jpeg",
+    width: W,
+    height: H,
+    timestampUs: 0,
+  });
   await using viewer = await TestViewer.open(fed.url, {
     hello: { supported: [CAP_JPEG] },
   });
-  await viewer.nextText("config");
+  const first = await viewer.nextText("config");
+  assert.deepEqual([first.width, first.height], [W, H]);
+  assert.equal((await viewer.nextFrame()).header.width, W);
   fed.hub.feedPicture({
     bytes: small,
     mime: "image/jpeg",

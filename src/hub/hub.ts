@@ -79,6 +79,17 @@ export type HubStats = Omit<
   "name" | "width" | "height" | "eventsQueued" | "eventsDropped"
 >;
 
+/** A fed hub's tracks. */
+interface Fed {
+  video: FedVideo;
+  pictures: FedPictures;
+  /** The codec string given up front, if any. */
+  codec: string | null;
+  /** Resolves when the first unit or picture arrives. */
+  first: Promise<void>;
+  arrived: () => void;
+}
+
 let nextViewerId = 1;
 
 /**
@@ -109,7 +120,7 @@ export class Hub implements SessionHub {
   #pictures = new Map<string, PictureGroup>();
   #totals = new EncodeTotals();
   #video: VideoTracks;
-  #fed: { video: FedVideo; pictures: FedPictures; codec: string | null } | null;
+  #fed: Fed | null;
   #sessions = new Set<Session>();
   #wakeScheduled = false;
   #closed = false;
@@ -146,8 +157,12 @@ export class Hub implements SessionHub {
         for (const s of this.#sessions) s.transportLost();
       },
     });
+    let arrived = () => {};
+    const first = new Promise<void>((resolve) => arrived = resolve);
     this.#fed = o.feed
       ? {
+        first,
+        arrived: () => arrived(),
         video: new FedVideo({
           requestKeyframe: o.feed.requestKeyframe,
           minKeyframeInterval: o.options.minKeyframeInterval,
@@ -210,6 +225,7 @@ export class Hub implements SessionHub {
   async offer(): Promise<NegotiationOffer> {
     const { transport, imageFormat } = this.options;
     if (this.#fed) {
+      await this.#firstFed();
       const mime = this.#fed.pictures.current?.mime;
       const fedFormat = (Object.keys(IMAGE_MIME) as ImageFormat[]).find((f) =>
         IMAGE_MIME[f] === mime
@@ -332,6 +348,7 @@ export class Hub implements SessionHub {
     if (this.#closed) return;
     this.#fitTo(unit.width, unit.height, "feedVideo()");
     const chunk = fed.video.put(unit, ++this.#version);
+    fed.arrived();
     for (const s of this.#sessions) s.offerChunk(chunk, fed.video);
     this.wake();
   }
@@ -358,6 +375,7 @@ export class Hub implements SessionHub {
     if (this.#closed) return;
     this.#fitTo(image.width, image.height, "feedPicture()");
     fed.pictures.put(image, ++this.#version);
+    fed.arrived();
     this.wake();
   }
 
@@ -434,9 +452,29 @@ export class Hub implements SessionHub {
     return this.#video.settled();
   }
 
+  /**
+   * Until the feed has sent something there is nothing to offer (no codec
+   * string, no image format): wait for it, at most `authTimeout` seconds.
+   */
+  async #firstFed(): Promise<void> {
+    const fed = this.#fed!;
+    if (fed.video.last || fed.pictures.current || this.#closed) return;
+    let timer: TimerHandle | null = null;
+    await Promise.race([
+      fed.first,
+      new Promise<void>((resolve) => {
+        timer = this.#clock.setTimeout(
+          resolve,
+          this.options.authTimeout * 1000,
+        );
+      }),
+    ]);
+    if (timer !== null) this.#clock.clearTimeout(timer);
+  }
+
   #fedOrThrow(
     where: string,
-  ): { video: FedVideo; pictures: FedPictures } {
+  ): Fed {
     if (!this.#fed) {
       throw new TypeError(
         `${where}(): display '${this.name}' encodes its own frames; make a fed hub to give it encoded pictures`,
