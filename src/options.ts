@@ -9,6 +9,7 @@ import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import { type ImageFormat, MAX_SIDE, type Transport } from "./protocol.ts";
 import type { Frame } from "./frame.ts";
+import { originKey } from "./http/origin.ts";
 
 /** A replacement image encoder (see `DisplayOptions.imageEncoder`). */
 export type ImageEncoder = (
@@ -371,7 +372,11 @@ export function checkSize(
 }
 
 /**
- * Check an `allowedOrigins` value.
+ * Check an `allowedOrigins` value: `"*"`, or a list of origins
+ * (`scheme://host[:port]`, any scheme, e.g. `https://app.example.com` or
+ * `chrome-extension://<id>`). `"null"` and `file://` are refused: every
+ * sandboxed frame and local file sends the origin `"null"`, so listing it
+ * would admit them all (use `"*"` if that is really meant).
  *
  * @example
  * ```ts
@@ -383,6 +388,16 @@ export function checkAllowedOrigins(where: string, v: unknown): void {
   if (v === undefined || v === "*") return;
   if (!Array.isArray(v) || !v.every((o) => typeof o === "string")) {
     fail(where, "allowedOrigins", `a list of origins or "*"`, v);
+  }
+  for (const o of v as string[]) {
+    if (originKey(o) === null) {
+      fail(
+        where,
+        "allowedOrigins",
+        `a list of origins (scheme://host[:port]; "null" and file:// cannot be listed)`,
+        o,
+      );
+    }
   }
 }
 

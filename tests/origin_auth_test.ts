@@ -186,6 +186,95 @@ const originCases: OriginCase[] = [
     allowed: "*",
     want: true,
   },
+  // Origins with schemes other than http(s) have an opaque origin in the URL
+  // standard (URL.origin is "null" for all of them): a listed one admits
+  // exactly itself, compared as scheme://host[:port].
+  ...[
+    ["chrome-extension://goodid", true],
+    ["chrome-extension://evil", false],
+    ["chrome-extension://goodid.evil", false],
+    ["chrome-extension://goodid:1", false],
+    ["moz-extension://goodid", false],
+    ["moz-extension://0b1c5ae5-2f0e-4a1c-9e0c-6b4a2d4c8f11", false],
+    ["file://", false],
+    ["file:///home/me/page.html", false],
+    ["app://evil", false],
+    ["null", false],
+    ["chrome-extension://goodid/path", false],
+  ].map(([origin, want]) => ({
+    name: `allowedOrigins ["chrome-extension://goodid"]: ${origin} ${
+      want ? "admitted" : "refused"
+    }`,
+    url: "http://localhost:8765/",
+    origin: origin as string,
+    host: "localhost:8765",
+    allowed: ["chrome-extension://goodid"],
+    want: want as boolean,
+  })),
+  {
+    name: "a listed extension origin is compared without case",
+    url: "http://localhost:8765/",
+    origin: "chrome-extension://goodid",
+    host: "localhost:8765",
+    allowed: ["Chrome-Extension://GOODID/"],
+    want: true,
+  },
+  {
+    name: "a listed app:// origin admits itself, not another app",
+    url: "http://localhost:8765/",
+    origin: "app://good",
+    host: "localhost:8765",
+    allowed: ["app://good", "chrome-extension://goodid"],
+    want: true,
+  },
+  {
+    name: "an extension origin is not taken for the same host name",
+    url: "http://localhost:8765/",
+    origin: "chrome-extension://localhost:8765",
+    host: "localhost:8765",
+    allowed: ["chrome-extension://goodid"],
+    want: false,
+  },
+  {
+    name: 'a list holding "null" (unchecked) still refuses the "null" origin',
+    url: "http://localhost:8765/",
+    origin: "null",
+    host: "localhost:8765",
+    allowed: ["null"],
+    want: false,
+  },
+  {
+    name: "a list holding garbage (unchecked) admits nothing by it",
+    url: "http://localhost:8765/",
+    origin: "app://evil",
+    host: "localhost:8765",
+    allowed: ["localhost:5173", "file://", "not a url"],
+    want: false,
+  },
+  {
+    name: "an Origin header with a path is not an origin",
+    url: "http://localhost:8765/",
+    origin: "https://app.example.com/x",
+    host: "localhost:8765",
+    allowed: ["https://app.example.com"],
+    want: false,
+  },
+  {
+    name: "an Origin header with user info is not an origin",
+    url: "http://localhost:8765/",
+    origin: "https://app.example.com@evil.example",
+    host: "localhost:8765",
+    allowed: ["https://app.example.com"],
+    want: false,
+  },
+  {
+    name: "a listed https origin matches with its default port spelled out",
+    url: "http://localhost:8765/",
+    origin: "https://app.example.com",
+    host: "localhost:8765",
+    allowed: ["https://APP.example.com:443"],
+    want: true,
+  },
 ];
 
 for (const c of originCases) {
@@ -529,6 +618,34 @@ Deno.test("checkSize and checkAllowedOrigins: errors name the value", () => {
     { name: "RangeError", message: /option 'allowedOrigins'/ },
   );
   assert.throws(() => checkAllowedOrigins("serve()", [1]), RangeError);
+  checkAllowedOrigins("serve()", [
+    "chrome-extension://goodid",
+    "moz-extension://0b1c5ae5-2f0e-4a1c-9e0c-6b4a2d4c8f11",
+    "app://good",
+    "http://localhost:5173/",
+  ]);
+  for (
+    const bad of [
+      "null",
+      "file://",
+      "file:///x",
+      "localhost:5173",
+      "nope",
+      "https://a.example/x",
+      "https://u@a.example",
+      "",
+    ]
+  ) {
+    assert.throws(
+      () => checkAllowedOrigins("serve()", ["https://a.example", bad]),
+      (e: Error) =>
+        e instanceof RangeError &&
+        e.message.startsWith(
+          "serve(): option 'allowedOrigins' must be a list of origins",
+        ) && e.message.endsWith(`got ${JSON.stringify(bad)}`),
+      bad,
+    );
+  }
 });
 
 // ---------------------------------------------------------------------------

@@ -8,8 +8,6 @@
  * @module
  */
 
-import type { AllowedOrigins } from "../options.ts";
-
 /**
  * The host name part of a `Host` header value, lower-cased (IPv6 kept in
  * brackets).
@@ -30,7 +28,57 @@ export function hostnameOf(host: string): string {
 }
 
 /**
+ * An origin in the one form two origins are compared in: `scheme://host[:port]`
+ * with the scheme and host lower-cased (for `http`/`https` also the default
+ * port dropped and the host name normalised, as `URL` does). Null for what is
+ * not one origin: garbage, a path, a query, a fragment or user info, no host
+ * (`file://`), and `"null"`, the opaque origin a sandboxed frame, a `file://`
+ * page or a `data:` document sends, which names no one in particular.
+ *
+ * Schemes other than `http`/`https` (`chrome-extension:`, `moz-extension:`,
+ * `app:`…) have an opaque origin in the URL standard (`URL.origin` is
+ * `"null"` for all of them), so they are compared here by this serialization
+ * instead, never by `URL.origin`.
+ *
+ * @example
+ * ```ts
+ * import { originKey } from "./origin.ts";
+ * console.log(originKey("HTTPS://App.Example.com:443/")); // https://app.example.com
+ * console.log(originKey("chrome-extension://GoodId")); // chrome-extension://goodid
+ * console.log(originKey("null"), originKey("file://")); // null null
+ * ```
+ */
+export function originKey(origin: string): string | null {
+  if (origin === "null") return null;
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return null;
+  }
+  if (
+    url.username !== "" || url.password !== "" || url.search !== "" ||
+    url.hash !== "" || (url.pathname !== "" && url.pathname !== "/") ||
+    url.host === "" || origin.endsWith("?") || origin.endsWith("#")
+  ) {
+    return null;
+  }
+  if (url.protocol === "http:" || url.protocol === "https:") return url.origin;
+  return `${url.protocol}//${url.host.toLowerCase()}`;
+}
+
+/**
  * Whether an upgrade request's `Origin` may connect.
+ *
+ * A request passes with no `Origin` (not a browser), with `allowed` `"*"`,
+ * when its origin equals one listed in `allowed` (compared by
+ * {@linkcode originKey}: exact scheme, host and port, whatever the scheme, so
+ * listing `chrome-extension://<id>` admits that extension and no other), when
+ * the page is same-origin, or when it is an `http`/`https` page whose host
+ * name equals the request's `Host` name on another port. The `"null"` origin
+ * (sandboxed frames, `file://` pages) passes only with `"*"`: listing
+ * `"null"` is refused by `checkAllowedOrigins`, since any sandboxed frame on
+ * any site sends it.
  *
  * @example
  * ```ts
@@ -43,18 +91,15 @@ export function hostnameOf(host: string): string {
  */
 export function originAllowed(
   request: Request,
-  allowed: AllowedOrigins | undefined,
+  allowed: readonly string[] | "*" | undefined,
 ): boolean {
   const origin = request.headers.get("origin");
   if (origin === null) return true;
   if (allowed === "*") return true;
-  let page: URL;
-  try {
-    page = new URL(origin);
-  } catch {
-    return false; // "null" (sandboxed frames, file://) and garbage
-  }
-  if (allowed && allowed.some((a) => sameOrigin(a, page))) return true;
+  const key = originKey(origin);
+  if (key === null) return false; // "null" (sandboxed frames, file://) and garbage
+  if (allowed && allowed.some((a) => originKey(a) === key)) return true;
+  const page = new URL(key);
   if (page.protocol !== "http:" && page.protocol !== "https:") return false;
   let target: URL | null = null;
   try {
@@ -64,14 +109,6 @@ export function originAllowed(
   const host = request.headers.get("host") ?? target?.host;
   if (!host) return false;
   return page.hostname.toLowerCase() === hostnameOf(host);
-}
-
-function sameOrigin(listed: string, page: URL): boolean {
-  try {
-    return new URL(listed).origin === page.origin;
-  } catch {
-    return false;
-  }
 }
 
 /**
