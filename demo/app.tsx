@@ -6,15 +6,42 @@
  * fractal (`fractal`) and a paint canvas behind a session cookie
  * (`private`).
  *
+ * Who may do what: anyone who can load the demo's pages may watch and retune
+ * the public streams (the stream pages' controls do it through
+ * `POST /api/streams/:name`); only a signed-in session may watch or retune
+ * the private one. Every POST must come from the demo's own pages (`Origin`
+ * and `Sec-Fetch-Site`, see guards.ts) and bodies are read to 16 KiB at
+ * most; the API also requires `Content-Type: application/json`, which a
+ * cross-site page cannot send without a CORS preflight the demo never
+ * grants. Sign-in failures are limited per client address (5 a minute);
+ * sessions expire (12 h), are capped, and live in a cookie that is
+ * `HttpOnly; SameSite=Strict` (and `Secure` with the `__Host-` name over
+ * HTTPS, see sessions.ts).
+ *
  * @module
  */
 
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { renderToString } from "preact-render-to-string";
 import type { VNode } from "preact";
 import { type Display, handler, RfbServer, timingSafeEqual } from "../mod.ts";
 import type { DisplayOptions, TunableOptions } from "../mod.ts";
 import { buildIslands } from "./build.ts";
+import {
+  AttemptLimiter,
+  clientKey,
+  isJson,
+  MAX_BODY,
+  sameOrigin,
+} from "./guards.ts";
+import {
+  clearSessionCookie,
+  SESSION_TTL_MS,
+  SessionStore,
+  sessionToken,
+  setSessionCookie,
+} from "./sessions.ts";
 import { Home } from "./routes/home.tsx";
 import { PrivatePage } from "./routes/private.tsx";
 import { NotFound, StreamPage } from "./routes/stream.tsx";
@@ -38,6 +65,10 @@ export interface DemoOptions {
   logger?: DisplayOptions["logger"];
   /** Skip the WebGPU scene (tests on machines without an adapter). */
   noGpu?: boolean;
+  /** How long a sign-in lasts, in ms. Default 12 hours. */
+  sessionTtlMs?: number;
+  /** The clock for sessions and the sign-in limit, in ms. Default `Date.now`. */
+  now?: () => number;
 }
 
 /** A running demo. */
@@ -57,21 +88,46 @@ export interface Demo {
 
 const BASE = "/rfb";
 const PASSWORD = "rfb";
-const COOKIE = "rfb_demo_session";
+/** Wrong passwords (or unreadable sign-in forms) per client a minute. */
+const FAILURES_PER_MINUTE = 5;
+/** Successful sign-ins per client a minute (each makes a session). */
+const SIGN_INS_PER_MINUTE = 10;
+/** Client addresses the sign-in limiter tracks at most. */
+const MAX_TRACKED_CLIENTS = 10_000;
+/** The longest name kept in a session. */
+const MAX_NAME = 64;
 
-function page(node: VNode, status = 200): Response {
+type Env = { Bindings: Partial<Deno.ServeHandlerInfo> };
+
+function page(
+  node: VNode,
+  status = 200,
+  headers: Record<string, string> = {},
+): Response {
   return new Response(`<!doctype html>${renderToString(node)}`, {
     status,
-    headers: { "content-type": "text/html; charset=utf-8" },
+    headers: { "content-type": "text/html; charset=utf-8", ...headers },
   });
 }
 
-function cookieOf(request: Request, name: string): string | undefined {
-  for (const part of (request.headers.get("cookie") ?? "").split(";")) {
-    const [k, ...v] = part.trim().split("=");
-    if (k === name) return v.join("=");
-  }
-  return undefined;
+/** Refuse a POST that did not come from the demo's own pages (403). */
+function sameOriginOnly(json: boolean): MiddlewareHandler<Env> {
+  return async (c, next) => {
+    if (sameOrigin(c.req.raw)) return await next();
+    const error = "cross-origin request refused";
+    return json ? c.json({ error }, 403) : c.text(error, 403);
+  };
+}
+
+/** Read at most `MAX_BODY` bytes of the body (413 past that). */
+function limitBody(json: boolean): MiddlewareHandler<Env> {
+  return bodyLimit({
+    maxSize: MAX_BODY,
+    onError: (c) => {
+      const error = `the body is over ${MAX_BODY} bytes`;
+      return json ? c.json({ error }, 413) : c.text(error, 413);
+    },
+  });
 }
 
 /**
@@ -95,12 +151,25 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   }
   const width = options.width ?? 1280, height = options.height ?? 720;
   const fps = options.fps ?? 30;
-  const sessions = new Set<string>();
-  const signedIn = (request: Request) => {
-    const token = cookieOf(request, COOKIE);
-    return token !== undefined &&
-      [...sessions].some((s) => timingSafeEqual(s, token));
-  };
+  const now = options.now ?? Date.now;
+  const sessions = new SessionStore({
+    ttlMs: options.sessionTtlMs ?? SESSION_TTL_MS,
+    now,
+  });
+  const session = (request: Request) => sessions.get(sessionToken(request));
+  const signedIn = (request: Request) => session(request) !== undefined;
+  const failures = new AttemptLimiter({
+    limit: FAILURES_PER_MINUTE,
+    windowMs: 60_000,
+    maxKeys: MAX_TRACKED_CLIENTS,
+    now,
+  });
+  const signIns = new AttemptLimiter({
+    limit: SIGN_INS_PER_MINUTE,
+    windowMs: 60_000,
+    maxKeys: MAX_TRACKED_CLIENTS,
+    now,
+  });
 
   const server = new RfbServer({
     transport: options.transport,
@@ -169,7 +238,17 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
 
   const islands = await buildIslands();
   const rfb = handler(server, { prefix: BASE });
-  const app = new Hono();
+  const app = new Hono<Env>();
+  const formGuard = [sameOriginOnly(false), limitBody(false)] as const;
+  const tunable = (name: string) => {
+    const s = server.stream(name)!.settings();
+    return {
+      quality: s.quality,
+      bitrate: s.bitrate,
+      fps: s.fps,
+      stillAfter: s.stillAfter,
+    };
+  };
 
   app.get("/", () =>
     page(
@@ -186,32 +265,58 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     if (!display || name === "private") {
       return page(<NotFound what={`No public stream named “${name}”.`} />, 404);
     }
-    const s = display.settings();
     return page(
       <StreamPage
         stream={name}
         base={BASE}
         width={display.width}
         height={display.height}
-        settings={{
-          quality: s.quality,
-          bitrate: s.bitrate,
-          fps: s.fps,
-          stillAfter: s.stillAfter,
-        }}
+        settings={tunable(name)}
       />,
     );
   });
-  app.get(
-    "/private",
-    (c) => page(<PrivatePage base={BASE} signedIn={signedIn(c.req.raw)} />),
-  );
-  app.post("/login", async (c) => {
-    const form = await c.req.formData();
-    const name = String(form.get("name") ?? "").trim();
-    if (
-      !name || !timingSafeEqual(String(form.get("password") ?? ""), PASSWORD)
-    ) {
+  app.get("/private", (c) => {
+    const user = session(c.req.raw);
+    return page(
+      <PrivatePage
+        base={BASE}
+        signedIn={user !== undefined}
+        user={user?.name}
+        settings={user ? tunable("private") : undefined}
+      />,
+    );
+  });
+  app.post("/login", ...formGuard, async (c) => {
+    const addr = c.env?.remoteAddr;
+    const client = clientKey(
+      addr && "hostname" in addr ? addr.hostname : "unknown",
+    );
+    // Checked before the password, so a client over the limit learns
+    // nothing from its attempts, the right password included.
+    const wait = Math.max(failures.wait(client), signIns.wait(client));
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      return page(
+        <PrivatePage
+          base={BASE}
+          signedIn={false}
+          error={`Too many sign-in attempts: try again in ${seconds} s.`}
+        />,
+        429,
+        { "retry-after": String(seconds) },
+      );
+    }
+    let form: FormData | null = null;
+    try {
+      form = await c.req.formData();
+    } catch {
+      // An unreadable form counts as a failed attempt.
+    }
+    const name = String(form?.get("name") ?? "").trim();
+    const password = String(form?.get("password") ?? "");
+    // timingSafeEqual compares every byte whatever the first difference.
+    if (!name || !timingSafeEqual(password, PASSWORD)) {
+      failures.record(client);
       return page(
         <PrivatePage
           base={BASE}
@@ -221,24 +326,23 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
         401,
       );
     }
-    const token = crypto.randomUUID();
-    sessions.add(token);
+    signIns.record(client);
+    const token = sessions.create(name.slice(0, MAX_NAME));
     return new Response(null, {
       status: 303,
       headers: {
         location: "/private",
-        "set-cookie": `${COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax`,
+        "set-cookie": setSessionCookie(c.req.raw, token, sessions.ttlMs),
       },
     });
   });
-  app.post("/logout", (c) => {
-    const token = cookieOf(c.req.raw, COOKIE);
-    if (token) sessions.delete(token);
+  app.post("/logout", ...formGuard, (c) => {
+    sessions.delete(sessionToken(c.req.raw));
     return new Response(null, {
       status: 303,
       headers: {
         location: "/private",
-        "set-cookie": `${COOKIE}=; Path=/; Max-Age=0`,
+        "set-cookie": clearSessionCookie(c.req.raw),
       },
     });
   });
@@ -255,24 +359,41 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
         })),
       ),
   );
-  app.post("/api/streams/:name", async (c) => {
-    const display = server.stream(c.req.param("name"));
-    if (!display || display.name === "private") {
-      return c.json({ error: "no such stream" }, 404);
-    }
-    let changes: TunableOptions;
-    try {
-      changes = await c.req.json();
-    } catch {
-      return c.json({ error: "the body must be JSON" }, 400);
-    }
-    try {
-      display.configure(changes);
-    } catch (err) {
-      return c.json({ error: (err as Error).message }, 400);
-    }
-    return c.json({ settings: display.settings() });
-  });
+  app.post(
+    "/api/streams/:name",
+    sameOriginOnly(true),
+    async (c, next) =>
+      isJson(c.req.raw) ? await next() : c.json(
+        { error: "the body must be sent as application/json" },
+        415,
+      ),
+    limitBody(true),
+    async (c) => {
+      const display = server.stream(c.req.param("name"));
+      if (!display) return c.json({ error: "no such stream" }, 404);
+      if (display.name === "private" && !signedIn(c.req.raw)) {
+        return c.json({ error: "sign in to retune this stream" }, 403);
+      }
+      let changes: unknown;
+      try {
+        changes = await c.req.json();
+      } catch {
+        return c.json({ error: "the body must be JSON" }, 400);
+      }
+      if (
+        typeof changes !== "object" || changes === null ||
+        Array.isArray(changes)
+      ) {
+        return c.json({ error: "the body must be a JSON object" }, 400);
+      }
+      try {
+        display.configure(changes as TunableOptions);
+      } catch (err) {
+        return c.json({ error: (err as Error).message }, 400);
+      }
+      return c.json({ settings: display.settings() });
+    },
+  );
   app.get("/static/islands.js", () =>
     new Response(islands, {
       headers: {
@@ -296,7 +417,7 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   app.notFound(() => page(<NotFound what="There is no page here." />, 404));
 
   return {
-    fetch: (request) => app.fetch(request),
+    fetch: (request, info) => app.fetch(request, info ?? {}),
     server,
     gpuUnavailable,
     async close() {

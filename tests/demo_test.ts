@@ -82,10 +82,11 @@ Deno.test("demo: the JSON API retunes a stream and refuses bad values", async ()
   assert.equal(bad, 400);
   assert.match(JSON.parse(err).error, /'quality'/);
   assert.equal((await post("main", "{nope"))[0], 400);
+  assert.equal((await post("nowhere", "{}"))[0], 404);
   assert.equal(
     (await post("private", "{}"))[0],
-    404,
-    "the private stream is not tunable here",
+    403,
+    "the private stream is tunable only when signed in",
   );
 });
 

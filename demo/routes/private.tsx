@@ -1,13 +1,15 @@
 /**
  * `/private` and `/login`: a stream behind a session cookie. Without the
  * cookie its viewer is refused (4401) before any frame; after signing in it
- * is admitted.
+ * is admitted and the page shows the stream's controls (the API retunes the
+ * private stream for signed-in sessions only).
  *
  * @module
  */
 
 import { Island } from "../components/island.tsx";
 import { Layout } from "../components/layout.tsx";
+import { Controls, type StreamSettings } from "../islands/controls.tsx";
 import { Viewer } from "../islands/viewer.tsx";
 
 /** What the private page shows. */
@@ -18,10 +20,16 @@ export interface PrivateData {
   signedIn: boolean;
   /** A message after a failed sign-in. */
   error?: string;
+  /** The signed-in user's name. */
+  user?: string;
+  /** The stream's settings, for the controls (signed in only). */
+  settings?: StreamSettings;
 }
 
 /** The private stream page, with the sign-in form. */
-export function PrivatePage({ base, signedIn, error }: PrivateData) {
+export function PrivatePage(
+  { base, signedIn, error, user, settings }: PrivateData,
+) {
   const viewer = { stream: "private", base, hud: false };
   return (
     <Layout title="Private" active="/private">
@@ -38,12 +46,26 @@ export function PrivatePage({ base, signedIn, error }: PrivateData) {
         <aside class="side">
           {signedIn
             ? (
-              <form method="post" action="/logout" class="controls">
-                <p>
-                  You are signed in: the stream admits you.
-                </p>
-                <button type="submit">Sign out</button>
-              </form>
+              <>
+                <form method="post" action="/logout" class="controls">
+                  <p>
+                    You are signed in{user ? ` as ${user}` : ""}: the stream
+                    admits you, and you may retune it.
+                  </p>
+                  <button type="submit">Sign out</button>
+                </form>
+                {settings && (
+                  <>
+                    <h2>Settings</h2>
+                    <Island
+                      name="Controls"
+                      props={{ stream: "private", settings }}
+                    >
+                      <Controls stream="private" settings={settings} />
+                    </Island>
+                  </>
+                )}
+              </>
             )
             : (
               <form method="post" action="/login" class="controls">
