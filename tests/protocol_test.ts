@@ -6,6 +6,7 @@ import {
   configMessage,
   imageFrameHeader,
   MAX_CLIENT_MESSAGE_BYTES,
+  MAX_TOUCHES,
   packEnvelope,
   parseClientMessage,
   type ParseResult,
@@ -639,6 +640,189 @@ Deno.test("validateEvent: non-boolean inside is removed; touches kept with ntouc
       touches: [{ x: 1, y: 2 }, { x: 3, y: 4 }],
     },
   );
+});
+
+Deno.test("validateEvent: valid touches pass unchanged", () => {
+  const touches = [
+    { id: 1, x: 10, y: 20 },
+    { id: 7, x: -3.5, y: 1e6, pressure: 0.5 },
+    { x: 0, y: 0 },
+  ];
+  const raw = {
+    type: "pointer_move",
+    x: 10,
+    y: 20,
+    button: 0,
+    buttons: [1],
+    modifiers: [],
+    timestamp: 2,
+    ntouches: 3,
+    touches,
+  };
+  const ev = validateEvent(JSON.parse(JSON.stringify(raw)), 0);
+  assert.deepEqual(ev, raw);
+  // the most fingers allowed, and none
+  const many = Array.from({ length: MAX_TOUCHES }, (_, i) => ({
+    id: i,
+    x: i,
+    y: i,
+  }));
+  assert.deepEqual(
+    (validateEvent({ ...raw, ntouches: MAX_TOUCHES, touches: many }, 0) as {
+      touches: unknown;
+    }).touches,
+    many,
+  );
+  assert.deepEqual(
+    validateEvent({ ...raw, ntouches: 0, touches: [] }, 0),
+    { ...raw, ntouches: 0, touches: [] },
+  );
+});
+
+Deno.test("validateEvent: touches are rebuilt from x, y, id and pressure only", () => {
+  // Parsed from text, so "__proto__" is an own key, as a peer sends it.
+  const text = JSON.stringify({
+    type: "event",
+    event: {
+      type: "pointer_down",
+      x: 1,
+      y: 2,
+      button: 1,
+      ntouches: 1,
+      touches: [{ id: 3, x: 1, y: 2, radius: 9, extra: { deep: [1] } }],
+    },
+  }).replace('"id":3,', '"__proto__":{"polluted":1},"id":3,')
+    .replace(
+      '"x":1,"y":2,"button"',
+      '"__proto__":{"polluted":2},"x":1,"y":2,"button"',
+    );
+  assert.ok(text.split('"__proto__"').length === 3, text);
+  const r = parseClientMessage(text, 0);
+  assert.equal(r.ok, true, JSON.stringify(r));
+  const ev = (r as unknown as { message: { event: Record<string, unknown> } })
+    .message.event;
+  const touch = (ev.touches as Record<string, unknown>[])[0];
+  assert.deepEqual(touch, { id: 3, x: 1, y: 2 });
+  assert.ok(!Object.hasOwn(touch, "__proto__"), "no own __proto__ in a touch");
+  assert.ok(!Object.hasOwn(ev, "__proto__"), "no own __proto__ on the event");
+  assert.equal(Object.getPrototypeOf(touch), Object.prototype);
+  assert.equal(Object.getPrototypeOf(ev), Object.prototype);
+  assert.equal((ev as { polluted?: unknown }).polluted, undefined);
+  assert.equal(({} as { polluted?: unknown }).polluted, undefined);
+  structuredClone(ev);
+});
+
+Deno.test("validateEvent: 30,000 levels of nesting are refused quickly, or dropped with the field", () => {
+  const deep = "[".repeat(30_000) + "]".repeat(30_000);
+  const cases: Array<[string, boolean]> = [
+    // in touches itself: refused
+    [
+      `{"type":"pointer_down","x":1,"y":1,"ntouches":1,"touches":${deep}}`,
+      false,
+    ],
+    [`{"type":"pointer_down","x":1,"y":1,"touches":[${deep}]}`, false],
+    [
+      `{"type":"pointer_down","x":1,"y":1,"touches":[{"x":${deep},"y":1}]}`,
+      false,
+    ],
+    // in a field no one reads: dropped with it
+    [
+      `{"type":"pointer_down","x":1,"y":1,"touches":[{"x":1,"y":1,"z":${deep}}]}`,
+      true,
+    ],
+    [`{"type":"key_down","key":"a","junk":${deep}}`, true],
+    [`{"type":"wheel","x":1,"y":1,"dx":0,"dy":1,"touches":${deep}}`, true],
+  ];
+  for (const [event, ok] of cases) {
+    const text = `{"type":"event","event":${event}}`;
+    assert.ok(text.length <= MAX_CLIENT_MESSAGE_BYTES);
+    const t0 = performance.now();
+    const r = parseClientMessage(text, 0);
+    const ms = performance.now() - t0;
+    assert.ok(ms < 1000, `${ms.toFixed(0)} ms`);
+    if (ok) {
+      assert.equal(r.ok, true, JSON.stringify(r).slice(0, 200));
+      const ev = (r as { message: { event: unknown } }).message.event;
+      assert.ok(JSON.stringify(structuredClone(ev)).length < 200);
+    } else {
+      expectDropped(r);
+      assert.match((r as { error: string }).error, /'touches' must be a list/);
+    }
+  }
+});
+
+Deno.test("validateEvent: bad touches and ntouches are refused with a clear error", () => {
+  const base = { type: "pointer_move", x: 1, y: 1 };
+  const bad: unknown[] = [
+    Array.from({ length: MAX_TOUCHES + 1 }, () => ({ x: 1, y: 1 })),
+    [null],
+    [1],
+    ["x"],
+    [[1, 2]],
+    [{ x: 1 }],
+    [{ x: "1", y: 1 }],
+    [{ x: 1, y: Infinity }],
+    [{ x: 1, y: NaN }],
+    [{ x: 1e8, y: 1 }],
+    [{ x: 1, y: 1, id: 1.5 }],
+    [{ x: 1, y: 1, id: "1" }],
+    [{ x: 1, y: 1, pressure: 2 }],
+    [{ x: 1, y: 1, pressure: "hard" }],
+  ];
+  for (const touches of bad) {
+    const err = validateEvent({ ...base, touches }, 0);
+    assert.equal(typeof err, "string", JSON.stringify(touches));
+    assert.match(err as string, /^'touches' must be a list of at most 20 /);
+  }
+  for (const ntouches of [-1, 1.5, MAX_TOUCHES + 1, "2", null]) {
+    assert.equal(
+      validateEvent({ ...base, ntouches }, 0),
+      `'ntouches' must be an integer 0-${MAX_TOUCHES}`,
+    );
+  }
+  // renderview's placeholder ({}) and other non-lists are left out
+  for (const touches of [{}, { 1: { x: 1, y: 1 } }, "x", 5, null]) {
+    const ev = validateEvent({ ...base, ntouches: 0, touches }, 0);
+    assert.equal(typeof ev, "object", JSON.stringify(touches));
+    assert.ok(!("touches" in (ev as object)));
+  }
+});
+
+Deno.test("validateEvent: the delivered event never shares the peer's arrays", () => {
+  const raw = {
+    type: "key_down",
+    key: "a",
+    modifiers: ["Shift"],
+  };
+  const ev = validateEvent(raw, 0) as { modifiers: string[] };
+  assert.notEqual(ev.modifiers, raw.modifiers);
+  const p = { type: "pointer_down", x: 1, y: 1, buttons: [1] };
+  const pe = validateEvent(p, 0) as { buttons: number[] };
+  assert.notEqual(pe.buttons, p.buttons);
+});
+
+Deno.test("parseClientMessage: peer text in errors and ignored types is escaped and bounded", () => {
+  const forged = "x\n[rfb] forged\u001b[2J\u009b\u2028" + "y".repeat(500);
+  const r = parseClientMessage(
+    JSON.stringify({ type: "event", event: { type: forged } }),
+    0,
+  );
+  expectDropped(r);
+  const error = (r as { error: string }).error;
+  assert.equal(
+    error,
+    "event: unknown event type 'x\\n[rfb] forged\\x1b[2J\\x9b…'",
+  );
+  assert.ok(error.length < 80, error);
+  // deno-lint-ignore no-control-regex
+  const control = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
+  assert.ok(!control.test(error), error);
+  const ignored = parseClientMessage(JSON.stringify({ type: forged }), 0);
+  assert.equal(ignored.ok, "ignored");
+  const type = (ignored as { type: string }).type;
+  assert.ok(!control.test(type), type);
+  assert.equal(type.length, 64);
+  assert.ok(type.startsWith("x\\n[rfb] forged\\x1b[2J"), type);
 });
 
 Deno.test("validateEvent: wheel has dx/dy and no button", () => {

@@ -17,7 +17,7 @@ import {
   numberField,
   viewportFields,
 } from "./_fields.ts";
-import type { JsonValue } from "./envelope.ts";
+import { logSafe } from "../log.ts";
 
 /** A modifier key name. */
 export type Modifier = "Shift" | "Control" | "Alt" | "Meta";
@@ -40,16 +40,32 @@ export interface PointerFields {
   timestamp: number;
 }
 
+/**
+ * One finger of a touch, in a pointer event's `touches`. The client sends
+ * `id` (the DOM `pointerId`), `x` and `y`; `pressure` (0-1) is kept when a
+ * client sends it. Other fields are dropped.
+ */
+export type TouchPoint = {
+  /** The pointer's id, stable while the finger is down. */
+  id?: number;
+  /** X in framebuffer pixels. */
+  x: number;
+  /** Y in framebuffer pixels. */
+  y: number;
+  /** Pressure, 0-1. */
+  pressure?: number;
+};
+
 /** A pointer or double-click event. */
 export interface PointerEvent extends PointerFields {
   /** The event type. */
   type: "pointer_down" | "pointer_up" | "pointer_move" | "double_click";
   /** The button that changed: 0 none, 1 left, 2 right, 3 middle, 4-9 others. */
   button: number;
-  /** Number of touches, for touch input. */
+  /** Number of fingers down, for touch input (0-{@linkcode MAX_TOUCHES}). */
   ntouches?: number;
-  /** The touches, for touch input. */
-  touches?: JsonValue;
+  /** The fingers down, for touch input (at most {@linkcode MAX_TOUCHES}). */
+  touches?: TouchPoint[];
 }
 
 /** A wheel event (dy > 0 scrolls down, about 100 per notch). */
@@ -97,6 +113,9 @@ export interface ResizeEvent {
 /** Any input event in the renderview vocabulary. */
 export type InputEvent = PointerEvent | WheelEvent | KeyEvent | ResizeEvent;
 
+/** The most fingers a touch pointer event may list (`ntouches`, `touches`). */
+export const MAX_TOUCHES = 20;
+
 const MAX_COORD = 1e7;
 const MAX_KEY_LENGTH = 64;
 const MODIFIERS = new Set<string>(["Shift", "Control", "Alt", "Meta"]);
@@ -112,7 +131,7 @@ function modifiersField(o: Record<string, unknown>): Modifier[] | string {
   if (!Array.isArray(v) || v.length > 4 || !v.every((m) => MODIFIERS.has(m))) {
     return "'modifiers' must be a list of Shift, Control, Alt, Meta";
   }
-  return v as Modifier[];
+  return [...v] as Modifier[];
 }
 
 function buttonsField(o: Record<string, unknown>): number[] | string {
@@ -123,7 +142,47 @@ function buttonsField(o: Record<string, unknown>): number[] | string {
   ) {
     return "'buttons' must be a list of integers 0-9";
   }
-  return v as number[];
+  return [...v] as number[];
+}
+
+/**
+ * The touches, rebuilt from their known fields only: undefined when absent or
+ * not a list (the renderview vocabulary's placeholder is `{}`), else the
+ * points or an error string. Only the top level and each point's own fields
+ * are read, so no nesting reaches the app whatever its depth.
+ */
+function touchesField(
+  o: Record<string, unknown>,
+): TouchPoint[] | undefined | string {
+  const v = o.touches;
+  if (!Array.isArray(v)) return undefined;
+  const TOUCHES_ERROR =
+    `'touches' must be a list of at most ${MAX_TOUCHES} objects with finite numbers x and y (and optional integer id, pressure 0-1)`;
+  if (v.length > MAX_TOUCHES) return TOUCHES_ERROR;
+  const out: TouchPoint[] = [];
+  for (const t of v) {
+    if (!isRecord(t)) return TOUCHES_ERROR;
+    const { x, y, id, pressure } = t;
+    if (
+      !isFiniteNumber(x) || Math.abs(x) > MAX_COORD ||
+      !isFiniteNumber(y) || Math.abs(y) > MAX_COORD
+    ) {
+      return TOUCHES_ERROR;
+    }
+    const point: TouchPoint = { x, y };
+    if (id !== undefined) {
+      if (!Number.isSafeInteger(id)) return TOUCHES_ERROR;
+      point.id = id as number;
+    }
+    if (pressure !== undefined) {
+      if (!isFiniteNumber(pressure) || pressure < 0 || pressure > 1) {
+        return TOUCHES_ERROR;
+      }
+      point.pressure = pressure;
+    }
+    out.push(point);
+  }
+  return out;
 }
 
 function timestampField(o: Record<string, unknown>, now: number): number {
@@ -191,13 +250,17 @@ export function validateEvent(raw: unknown, now: number): InputEvent | string {
       button: button as number,
     };
     if (raw.ntouches !== undefined) {
-      const n = numberField(raw, "ntouches", 0, 64);
-      if (typeof n === "string") return n;
-      ev.ntouches = n;
-      if (Array.isArray(raw.touches) && raw.touches.length <= 64) {
-        ev.touches = raw.touches as JsonValue;
+      const n = raw.ntouches;
+      if (
+        !Number.isInteger(n) || (n as number) < 0 || (n as number) > MAX_TOUCHES
+      ) {
+        return `'ntouches' must be an integer 0-${MAX_TOUCHES}`;
       }
+      ev.ntouches = n as number;
     }
+    const touches = touchesField(raw);
+    if (typeof touches === "string") return touches;
+    if (touches) ev.touches = touches;
     return ev;
   }
   if (type === "key_down" || type === "key_up") {
@@ -223,5 +286,5 @@ export function validateEvent(raw: unknown, now: number): InputEvent | string {
     if (typeof size === "string") return size;
     return { type: "resize", ...size, timestamp: timestampField(raw, now) };
   }
-  return `unknown event type '${type.slice(0, 32)}'`;
+  return `unknown event type '${logSafe(type, 32)}'`;
 }
