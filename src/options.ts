@@ -6,7 +6,7 @@
  */
 
 import type { Clock } from "./clock.ts";
-import type { Logger } from "./log.ts";
+import { limitLogger, type Logger, logSafe } from "./log.ts";
 import { type ImageFormat, MAX_SIDE, type Transport } from "./protocol.ts";
 import type { Frame } from "./frame.ts";
 import { originKey } from "./http/origin.ts";
@@ -194,13 +194,43 @@ export const X264_PRESETS: readonly string[] = [
   "veryslow",
 ];
 
-/** A logger that never throws into the library, whatever the app's logger does. */
-function safeLogger(log: Logger): Logger {
-  return (level, message) => {
-    try {
-      log(level, message);
-    } catch { /* a broken logger must not break a stream */ }
-  };
+const guarded = new WeakMap<Logger, WeakMap<Clock, Logger>>();
+const guards = new WeakSet<Logger>();
+
+/**
+ * The wrapper every display's and server's logger goes through: it never
+ * throws into the library (a broken logger must not break a stream), writes
+ * control characters in a line as escapes (`\n`, `\x1b`; see `logSafe`) so
+ * that one call is one line, and caps the lines a second (`limitLogger`: 20
+ * a second of each level, 100 errors, the rest summarised). Wrapping the same
+ * logger with the same clock again gives the same wrapper, so the streams of
+ * a server that share a logger share its cap; a wrapper is returned as is.
+ *
+ * @example
+ * ```ts
+ * import { safeLogger } from "./options.ts";
+ * import { systemClock } from "./clock.ts";
+ * const log = safeLogger(() => {
+ *   throw new Error("broken");
+ * }, systemClock);
+ * log("warn", "no throw"); // the error stays inside
+ * ```
+ */
+export function safeLogger(log: Logger, clock: Clock): Logger {
+  if (guards.has(log)) return log;
+  let byClock = guarded.get(log);
+  if (!byClock) guarded.set(log, byClock = new WeakMap());
+  let wrapped = byClock.get(clock);
+  if (!wrapped) {
+    wrapped = limitLogger((level, message) => {
+      try {
+        log(level, logSafe(message, 4096));
+      } catch { /* a broken logger must not break a stream */ }
+    }, clock);
+    byClock.set(clock, wrapped);
+    guards.add(wrapped);
+  }
+  return wrapped;
 }
 
 /** `"a", "b" or "c"`. */
@@ -340,7 +370,10 @@ export function resolveDisplayOptions(
     maxViewers: opts.maxViewers ?? 64,
     maxEventRate: opts.maxEventRate ?? 240,
     slowViewerTimeout: opts.slowViewerTimeout ?? 10,
-    logger: safeLogger(opts.logger ?? defaults.logger),
+    logger: safeLogger(
+      opts.logger ?? defaults.logger,
+      opts.clock ?? defaults.clock,
+    ),
     clock: opts.clock ?? defaults.clock,
   };
 }

@@ -21,6 +21,7 @@ import {
   type Transport,
 } from "./constants.ts";
 import { type InputEvent, validateEvent } from "./input_events.ts";
+import { logSafe } from "../log.ts";
 
 const textEncoder = new TextEncoder();
 
@@ -106,7 +107,10 @@ export type ParseResult =
   | { ok: true; message: ClientMessage }
   /** `fatal` results close the connection with `code`; others drop the message. */
   | { ok: false; fatal: boolean; code: number; error: string }
-  /** A well-formed message of a type this version does not know: ignore it. */
+  /**
+   * A well-formed message of a type this version does not know: ignore it.
+   * `type` is the peer's, cut and escaped for a log line (see `logSafe`).
+   */
   | { ok: "ignored"; type: string };
 
 function drop(error: string): ParseResult {
@@ -246,6 +250,6 @@ export function parseClientMessage(text: string, now: number): ParseResult {
       return { ok: true, message: { type: "event", event: ev } };
     }
     default:
-      return { ok: "ignored", type: raw.type.slice(0, 64) };
+      return { ok: "ignored", type: logSafe(raw.type, 64) };
   }
 }
