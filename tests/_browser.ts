@@ -47,3 +47,36 @@ export async function screenPixels(
   });
   return { data: new Uint8Array(data), width: info.width, height: info.height };
 }
+
+/**
+ * Wait until `expression` is truthy in `page`, evaluating it from outside
+ * (`page.evaluate` over the DevTools protocol) every 50 ms; a throw counts
+ * as not yet. Playwright's `waitForFunction` with a string polls by `eval`
+ * inside the page, which the viewer page's Content-Security-Policy (no
+ * `'unsafe-eval'`) refuses.
+ */
+export async function waitForExpression(
+  page: import("playwright-core").Page,
+  expression: string,
+  options: { timeout?: number } = {},
+): Promise<void> {
+  const timeout = options.timeout ?? 30_000;
+  const deadline = performance.now() + timeout;
+  let last: unknown = null;
+  for (;;) {
+    try {
+      if (await page.evaluate(expression)) return;
+      last = null;
+    } catch (err) {
+      last = err;
+    }
+    if (performance.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeout} ms waiting for ${expression}${
+          last ? `: ${(last as Error).message ?? last}` : ""
+        }`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

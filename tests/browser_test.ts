@@ -3,7 +3,12 @@
 
 import assert from "node:assert/strict";
 import { serve } from "../mod.ts";
-import { browserMissing, launch, screenPixels } from "./_browser.ts";
+import {
+  browserMissing,
+  launch,
+  screenPixels,
+  waitForExpression,
+} from "./_browser.ts";
 import { near, pixelAt, quadrants, solid, until } from "./_viewer.ts";
 
 const missing = browserMissing();
@@ -22,10 +27,12 @@ Deno.test({
         viewport: { width: 640, height: 360 },
       });
       await page.goto(display.url!);
-      await page.waitForFunction(
+      await waitForExpression(
+        page,
         `globalThis.rfb?.view.status === "negotiated"`,
       );
-      await page.waitForFunction(
+      await waitForExpression(
+        page,
         `(globalThis.rfb?.view.stats?.frames ?? 0) > 0`,
       );
       // The frame fills the 640x360 window at 2x: quadrant centres on screen.

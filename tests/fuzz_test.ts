@@ -27,7 +27,12 @@ import {
   packEnvelope,
   serve,
 } from "../mod.ts";
-import { browserMissing, launch, screenPixels } from "./_browser.ts";
+import {
+  browserMissing,
+  launch,
+  screenPixels,
+  waitForExpression,
+} from "./_browser.ts";
 import { clientFrame, OP, RawSocket, upgradeRequest } from "./_raw_ws.ts";
 import {
   HELLO,
@@ -1211,9 +1216,15 @@ async function hostileRun(
   const worker = await workerP;
   await worker.evaluate(WORKER_PROBE);
   armed();
-  await page.waitForFunction(`globalThis.rfb?.view.status === "negotiated" &&
-    globalThis.rfb.view.config?.width === ${FW} && globalThis.rfb.view.config?.mime === "image/png"`);
-  await page.waitForFunction(`(globalThis.rfb?.view.stats?.frames ?? 0) > 0`);
+  await waitForExpression(
+    page,
+    `globalThis.rfb?.view.status === "negotiated" &&
+    globalThis.rfb.view.config?.width === ${FW} && globalThis.rfb.view.config?.mime === "image/png"`,
+  );
+  await waitForExpression(
+    page,
+    `(globalThis.rfb?.view.stats?.frames ?? 0) > 0`,
+  );
   // The valid frame is what the view shows (centre of the 640x360 page).
   let shot = await screenPixels(page);
   const deadline = Date.now() + 5000;

@@ -5,7 +5,12 @@ import assert from "node:assert/strict";
 import { GpuTarget, serve } from "../mod.ts";
 import { internals } from "../src/display.ts";
 import { requestGpu } from "../src/gpu/device.ts";
-import { browserMissing, launch, screenPixels } from "./_browser.ts";
+import {
+  browserMissing,
+  launch,
+  screenPixels,
+  waitForExpression,
+} from "./_browser.ts";
 import { near, pixelAt, until } from "./_viewer.ts";
 
 let gpu: Awaited<ReturnType<typeof requestGpu>> | null = null;
@@ -94,9 +99,9 @@ for (const transport of ["webcodecs", "image"] as const) {
           viewport: { width: 640, height: 384 },
         });
         await page.goto(`${display.url}?transport=${transport}`);
-        await page.waitForFunction(
+        await waitForExpression(
+          page,
           `(globalThis.rfb?.view.stats?.frames ?? 0) > 2`,
-          undefined,
           {
             timeout: 15_000,
           },

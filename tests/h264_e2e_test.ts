@@ -11,7 +11,12 @@ import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { type Display, serve } from "../mod.ts";
 import { probeH264 } from "../src/encoders/h264.ts";
-import { browserMissing, launch, screenPixels } from "./_browser.ts";
+import {
+  browserMissing,
+  launch,
+  screenPixels,
+  waitForExpression,
+} from "./_browser.ts";
 import { maxDiff, pattern, patternPoints, rgbAt } from "./_h264.ts";
 import { sleep, TestViewer, until } from "./_viewer.ts";
 
@@ -79,8 +84,11 @@ function keepPublishing(
 async function openViewer(browser: Browser, url: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: VW, height: VH } });
   await page.goto(url);
-  await page.waitForFunction(`globalThis.rfb?.view.status === "negotiated"`);
-  await page.waitForFunction(`(globalThis.rfb?.view.stats?.frames ?? 0) > 0`);
+  await waitForExpression(page, `globalThis.rfb?.view.status === "negotiated"`);
+  await waitForExpression(
+    page,
+    `(globalThis.rfb?.view.stats?.frames ?? 0) > 0`,
+  );
   return page;
 }
 
@@ -149,7 +157,7 @@ Deno.test({
           globalThis.__frames = [];
           globalThis.rfb.view.addEventListener("frame", (e) => __frames.push(e.detail));
         })()`);
-        await page.waitForFunction(`globalThis.__frames.length >= 10`);
+        await waitForExpression(page, `globalThis.__frames.length >= 10`);
         const frames = await page.evaluate(`globalThis.__frames`) as Array<{
           seq: number;
           timestampUs: number;
@@ -206,9 +214,9 @@ Deno.test({
         "the still to be sent",
       );
       assert.equal(env.display.stats().viewerStats[0].framesSent, 2);
-      await page.waitForFunction(
+      await waitForExpression(
+        page,
         `(globalThis.rfb.view.stats?.frames ?? 0) >= 2`,
-        undefined,
         { timeout: 5000 },
       ).catch(async (err) => {
         const stats = await page.evaluate(`globalThis.rfb.view.stats`);
@@ -223,7 +231,8 @@ Deno.test({
       // A new size: a new config, then a keyframe of that size.
       env.display.resize(240, 240);
       env.display.publish(pattern(240, 240, 0, true));
-      await page.waitForFunction(
+      await waitForExpression(
+        page,
         `globalThis.rfb.view.config?.width === 240 && globalThis.rfb.view.config?.height === 240`,
       );
       assert.equal(await transportOf(page), "webcodecs");
@@ -349,7 +358,8 @@ Deno.test({
       assert.equal(await button.textContent(), "H.264");
 
       await button.click();
-      await page.waitForFunction(
+      await waitForExpression(
+        page,
         `globalThis.rfb.view.config?.transport === "image"`,
       );
       swapped = true; // only frames sent on the new transport show this
@@ -358,7 +368,8 @@ Deno.test({
       assert.equal(env.display.stats().viewerStats[0].transport, "image");
 
       await button.click();
-      await page.waitForFunction(
+      await waitForExpression(
+        page,
         `globalThis.rfb.view.config?.transport === "webcodecs"`,
       );
       swapped = false;

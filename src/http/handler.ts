@@ -19,7 +19,7 @@ import {
 } from "../options.ts";
 import { hostnameOf, isLoopbackHost, originAllowed } from "./origin.ts";
 import { CLOSE_UNKNOWN_STREAM } from "../protocol.ts";
-import { viewerPage } from "./viewer_page.ts";
+import { GUARD_HEADERS, viewerPageResponse } from "./viewer_page.ts";
 import { CLIENT_BUNDLE } from "../_client_bundle.ts";
 
 /** FNV-1a over the bundle's text: a cheap, stable ETag. */
@@ -107,7 +107,10 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
 function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { "content-type": "application/json; charset=utf-8" },
+    headers: {
+      ...GUARD_HEADERS,
+      "content-type": "application/json; charset=utf-8",
+    },
   });
 }
 
@@ -286,8 +289,6 @@ export function handler(
     }
     const display = lookup(name);
     if (!display) return text("unknown stream", 404);
-    return new Response(viewerPage(display.name, `${prefix}/rfb-client.js`), {
-      headers: { "content-type": "text/html; charset=utf-8" },
-    });
+    return viewerPageResponse(display.name, `${prefix}/rfb-client.js`);
   };
 }

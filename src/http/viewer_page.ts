@@ -2,7 +2,8 @@
  * The viewer page served at `GET /` and `GET /<stream>`: the batteries
  * viewer from the bundled client (`/rfb-client.js`), filling the window and
  * connecting back to the page's own path. Query parameters: `token`, `fit`,
- * `hud` (show the stats HUD), `transport`.
+ * `hud` (show the stats HUD), `transport`. Also the headers that keep the
+ * page and the JSON listings out of other sites' frames and referrers.
  *
  * @module
  */
@@ -12,8 +13,90 @@ function escapeHtml(s: string): string {
 }
 
 /**
+ * Headers for every answer a browser might show or that carries data (the
+ * viewer page, `/streams`, `/metrics`): no framing by any page
+ * (`frame-ancestors 'none'`, and `X-Frame-Options` for older browsers), so a
+ * page on another origin cannot lay the viewer under its own and turn a
+ * user's clicks and keys into input; no `Referer` (the page accepts
+ * `?token=`); no MIME sniffing; and, for JSON, a policy that loads nothing.
+ * Not for `/rfb-client.js`, which pages on other origins load as a module.
+ *
+ * @example
+ * ```ts
+ * import { GUARD_HEADERS } from "./viewer_page.ts";
+ * const res = Response.json({ ok: true }, { headers: GUARD_HEADERS });
+ * console.log(res.headers.get("x-frame-options")); // DENY
+ * ```
+ */
+export const GUARD_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  "content-security-policy":
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "x-content-type-options": "nosniff",
+});
+
+/**
+ * The viewer page's Content-Security-Policy: scripts from this origin and the
+ * page's own inline module (by its `nonce`); the worker from the bundle's
+ * `blob:` URL; connections (the WebSocket) to this origin only; styles from
+ * this origin and inline (the viewer adds its own `<style>`); no framing, no
+ * `<base>`, no form posts.
+ *
+ * @example
+ * ```ts
+ * import { viewerPageCsp } from "./viewer_page.ts";
+ * console.log(viewerPageCsp("abc").includes("'nonce-abc'")); // true
+ * ```
+ */
+export function viewerPageCsp(nonce: string): string {
+  return [
+    "default-src 'none'",
+    `script-src 'self' 'nonce-${nonce}'`,
+    "style-src 'self' 'unsafe-inline'",
+    "worker-src 'self' blob:",
+    "connect-src 'self'",
+    "img-src 'self' blob: data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+/**
+ * The viewer page for one stream as a complete response: the HTML with a
+ * fresh nonce on its script, {@linkcode GUARD_HEADERS} with the page's own
+ * policy ({@linkcode viewerPageCsp}), and `Cache-Control: no-store` (its URL
+ * may carry a token).
+ *
+ * @example
+ * ```ts
+ * import { viewerPageResponse } from "./viewer_page.ts";
+ * const res = viewerPageResponse("default", "/rfb-client.js");
+ * console.log(res.headers.get("content-security-policy")?.includes("frame-ancestors 'none'")); // true
+ * ```
+ */
+export function viewerPageResponse(
+  stream: string,
+  clientPath: string,
+): Response {
+  const nonce = btoa(
+    String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
+  );
+  return new Response(viewerPage(stream, clientPath, nonce), {
+    headers: {
+      ...GUARD_HEADERS,
+      "content-security-policy": viewerPageCsp(nonce),
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+    },
+  });
+}
+
+/**
  * The viewer page for one stream, as HTML. `clientPath` is where the
- * handler serves the client bundle.
+ * handler serves the client bundle; `nonce`, when given, goes on the inline
+ * script for the page's Content-Security-Policy.
  *
  * @example
  * ```ts
@@ -21,7 +104,11 @@ function escapeHtml(s: string): string {
  * console.log(viewerPage("default", "/rfb-client.js").startsWith("<!doctype html>")); // true
  * ```
  */
-export function viewerPage(stream: string, clientPath: string): string {
+export function viewerPage(
+  stream: string,
+  clientPath: string,
+  nonce?: string,
+): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -32,7 +119,7 @@ html,body{margin:0;height:100%;background:#0b0d10}
 #app .rfb-viewer{border-radius:0}
 </style></head>
 <body><div id="app"></div>
-<script type="module">
+<script type="module"${nonce ? ` nonce="${escapeHtml(nonce)}"` : ""}>
 import { RfbViewer } from ${JSON.stringify(clientPath)};
 const params = new URLSearchParams(location.search);
 const url = new URL(location.pathname, location.href);
