@@ -62,6 +62,7 @@ export type {
   DisplayOptions,
   EncoderChoice,
   ImageEncoder,
+  ListenerLimits,
   ServerOptions,
   TunableOptions,
 } from "./src/options.ts";

@@ -149,6 +149,20 @@ export const TUNABLE = [
 /** The settings `Display.configure` can change while the display runs (see `TUNABLE`). */
 export type TunableOptions = Pick<DisplayOptions, typeof TUNABLE[number]>;
 
+/** Connection limits of the library's own listener (`serve()`, `serveServer()`). */
+export interface ListenerLimits {
+  /** Open connections in all; more are refused with 503. Default 4096, and always 64 under the process's open-file limit. */
+  maxConnections: number;
+  /** Open connections from one peer address; more are refused with 503. Default 256. */
+  maxConnectionsPerAddress: number;
+  /** Seconds a connection has to send its request head, and may idle between requests. Default 10. */
+  headerTimeout: number;
+  /** Seconds a closing WebSocket waits for the peer's close frame before the connection is dropped. Default 2. */
+  closeTimeout: number;
+  /** Seconds between pings to a viewer; one that misses a pong is dropped. Default 30. */
+  pingInterval: number;
+}
+
 /** Settings of a server (a listener with named streams). */
 export interface ServerOptions extends DisplayOptions {
   /** TCP port; 0 lets the OS pick. Default 8765. */
@@ -162,6 +176,8 @@ export interface ServerOptions extends DisplayOptions {
    * Default: loopback names when listening on loopback, else any.
    */
   allowedHosts?: readonly string[];
+  /** Connection limits of the listener (see `ListenerLimits` for the defaults). */
+  limits?: Partial<ListenerLimits>;
 }
 
 /** Display options with every default filled in. */

@@ -300,7 +300,8 @@ const oversized: fc.Arbitrary<FatalCase> = fc.record({
     oversized: fc.integer({ min: 65_537, max: 300_000 }),
     form: fc.integer({ min: 0, max: 2 }),
   }),
-  code: fc.constant(1008),
+  // Refused from the frame header, before the payload is read.
+  code: fc.constant(1009),
 });
 
 /** Valid messages of the types a viewer may send only after hello. */

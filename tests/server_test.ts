@@ -472,7 +472,7 @@ Deno.test("bad input: each gets its close code or is dropped, and other viewers 
     [
       "oversized",
       (v) => v.send({ type: "event", pad: "x".repeat(70_000) }),
-      1008,
+      1009, // refused from the frame header, before the payload is read
     ],
   ];
   for (const [what, act, code] of cases) {

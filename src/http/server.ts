@@ -8,18 +8,21 @@
 
 import { systemClock } from "../clock.ts";
 import { Display, internals } from "../display.ts";
+import { handler } from "./handler.ts";
+import { Front } from "./front.ts";
+import { createRouter } from "./router.ts";
 import {
-  handler,
   RESERVED_NAMES,
   type RfbHandler,
   type StreamDirectory,
-} from "./handler.ts";
+} from "./types.ts";
 import { consoleLogger } from "../log.ts";
 import { isLoopbackHost } from "./origin.ts";
 import {
   checkAllowedOrigins,
   type DisplayOptions,
   resolveDisplayOptions,
+  safeLogger,
   type ServerOptions,
 } from "../options.ts";
 
@@ -32,6 +35,7 @@ const SERVER_ONLY = [
   "allowedOrigins",
   "allowedHosts",
   "authenticate",
+  "limits",
 ] as const;
 
 function streamDefaults(opts: ServerOptions): DisplayOptions {
@@ -61,7 +65,9 @@ export class RfbServer implements AsyncDisposable, StreamDirectory {
   /** The options the server was made with (stream defaults, auth, origins). */
   readonly options: Readonly<ServerOptions>;
   #streams = new Map<string, Display>();
-  #listener: Deno.HttpServer<Deno.NetAddr> | null = null;
+  #listener: Front | null = null;
+  #listening: Promise<void> | null = null;
+  #hostname = "127.0.0.1";
   #handler: RfbHandler;
   #closing: Promise<void> | null = null;
 
@@ -77,15 +83,15 @@ export class RfbServer implements AsyncDisposable, StreamDirectory {
     this.#handler = handler(this, { allowedHosts: options.allowedHosts });
   }
 
-  /** The listener's port (0 before `listen`). */
+  /** The listener's port (0 before `listen` has finished). */
   get port(): number {
-    return this.#listener?.addr.port ?? 0;
+    return this.#listener?.port ?? 0;
   }
 
-  /** The listener's base URL, e.g. `http://127.0.0.1:8765/`. */
+  /** The listener's base URL, e.g. `http://127.0.0.1:8765/` (empty before `listen` has finished). */
   get url(): string {
-    const addr = this.#listener?.addr;
-    return addr ? `http://${urlHost(addr.hostname)}:${addr.port}/` : "";
+    const port = this.#listener?.port;
+    return port ? `http://${urlHost(this.#hostname)}:${port}/` : "";
   }
 
   /** The request handler serving this server's streams (to mount elsewhere too). */
@@ -179,36 +185,52 @@ export class RfbServer implements AsyncDisposable, StreamDirectory {
   }
 
   /**
-   * Start listening (`serveServer()` calls this).
+   * Start listening (`serveServer()` calls this); resolves once the port is
+   * bound, rejects when it cannot be (in use, no permission).
    *
    * @example
    * ```ts
    * import { RfbServer } from "@rfb/core";
    * await using server = new RfbServer({ port: 0 });
-   * server.listen();
+   * await server.listen();
+   * console.log(server.port > 0); // true
    * ```
    */
-  listen(): void {
-    if (this.#listener) throw new Error("listen(): already listening");
+  listen(): Promise<void> {
+    if (this.#listening) {
+      return Promise.reject(new Error("listen(): already listening"));
+    }
     const port = this.options.port ?? 8765;
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new RangeError(
-        `serveServer(): option 'port' must be an integer in [0, 65535], got ${port}`,
+      return Promise.reject(
+        new RangeError(
+          `serveServer(): option 'port' must be an integer in [0, 65535], got ${port}`,
+        ),
       );
     }
     const hostname = this.options.hostname ?? "127.0.0.1";
-    if (
-      !this.options.allowedHosts &&
-      isLoopbackHost(hostname.includes(":") ? `[${hostname}]` : hostname)
-    ) {
-      this.#handler = handler(this, { allowedHosts: ["loopback"] });
-    }
-    this.#listener = Deno.serve({
-      port,
+    this.#hostname = hostname;
+    const loopback = isLoopbackHost(
+      hostname.includes(":") ? `[${hostname}]` : hostname,
+    );
+    // Host names answered: as given; else loopback names on a loopback
+    // listener (against DNS rebinding), any on a public one.
+    const allowedHosts = this.options.allowedHosts ??
+      (loopback ? ["loopback"] : ["*"]);
+    const log = safeLogger(this.options.logger ?? consoleLogger, systemClock);
+    const router = createRouter(this, { allowedHosts, logger: log });
+    this.#handler = handler(this, { allowedHosts, logger: log });
+    this.#listening = Front.listen({
       hostname,
-      onListen: () => {},
-    }, (req, info) => this.#handler(req, info));
-    for (const [name, d] of this.#streams) this.#attach(name, d);
+      port,
+      router,
+      log,
+      limits: this.options.limits,
+    }).then((front) => {
+      this.#listener = front;
+      for (const [name, d] of this.#streams) this.#attach(name, d);
+    });
+    return this.#listening;
   }
 
   /**
@@ -227,7 +249,8 @@ export class RfbServer implements AsyncDisposable, StreamDirectory {
       const open = [...this.#streams.values()].filter((d) => !d.closed);
       await Promise.all(open.map((d) => d.close()));
       this.#streams.clear();
-      if (this.#listener) await this.#listener.shutdown();
+      await this.#listening?.catch(() => {});
+      if (this.#listener) await this.#listener.close();
     })();
     return this.#closing;
   }
@@ -263,14 +286,12 @@ export class RfbServer implements AsyncDisposable, StreamDirectory {
  * console.log(left.url, right.url);
  * ```
  */
-export function serveServer(options: ServerOptions = {}): Promise<RfbServer> {
-  try {
-    const server = new RfbServer(options);
-    server.listen();
-    return Promise.resolve(server);
-  } catch (err) {
-    return Promise.reject(err);
-  }
+export async function serveServer(
+  options: ServerOptions = {},
+): Promise<RfbServer> {
+  const server = new RfbServer(options);
+  await server.listen();
+  return server;
 }
 
 /**

@@ -23,7 +23,6 @@ import {
 import { checkSize, type ResolvedDisplayOptions } from "../options.ts";
 import {
   CLOSE_GOING_AWAY,
-  CLOSE_TRY_LATER,
   IMAGE_MIME,
   type ImageFormat,
   type NegotiationOffer,
@@ -122,6 +121,7 @@ export class Hub implements SessionHub {
   #video: VideoTracks;
   #fed: Fed | null;
   #sessions = new Set<Session>();
+  #admitted = new Set<Session>(); // past authentication: what maxViewers counts
   #wakeScheduled = false;
   #closed = false;
 
@@ -181,7 +181,7 @@ export class Hub implements SessionHub {
     return this.#sessions.size;
   }
 
-  /** Start a session on a newly upgraded socket (refused when closed or full). */
+  /** Start a session on a newly upgraded socket (refused when the stream is closed). */
   accept(socket: ViewerSocket, req: SessionRequest): Session {
     const session = new Session(nextViewerId++, this, socket, {
       ...req,
@@ -191,16 +191,26 @@ export class Hub implements SessionHub {
       session.close(CLOSE_GOING_AWAY, "display closed");
       return session;
     }
-    if (this.#sessions.size >= this.options.maxViewers) {
+    this.#sessions.add(session);
+    return session;
+  }
+
+  /**
+   * Admit an authenticated session as a viewer, if `maxViewers` allows:
+   * sockets still in their handshake never count, so they cannot keep a
+   * viewer with the right token out.
+   */
+  join(session: object): boolean {
+    if (this.#admitted.has(session as Session)) return true;
+    if (this.#admitted.size >= this.options.maxViewers) {
       this.options.logger(
         "warn",
         `display '${this.name}': refused a viewer, ${this.options.maxViewers} already watch (maxViewers)`,
       );
-      session.refuse(CLOSE_TRY_LATER, "too many viewers");
-      return session;
+      return false;
     }
-    this.#sessions.add(session);
-    return session;
+    this.#admitted.add(session as Session);
+    return true;
   }
 
   // --- what sessions see (SessionHub) ---
@@ -292,6 +302,7 @@ export class Hub implements SessionHub {
   /** A session ended. */
   leave(session: object): void {
     this.#sessions.delete(session as Session);
+    this.#admitted.delete(session as Session);
   }
 
   // --- what the display (or a feed) does ---

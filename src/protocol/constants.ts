@@ -32,6 +32,12 @@ export const CLOSE_UNSUPPORTED = 1003;
 export const CLOSE_INVALID_DATA = 1007;
 /** Close code: a policy breach (oversized message, protocol misuse, a timeout). */
 export const CLOSE_POLICY = 1008;
+/**
+ * Close code: a message over the size limit, refused from its frame header
+ * before its payload is read (the library's own listener; behind a mounted
+ * `handler()` the same message gets 1008 once it has been read).
+ */
+export const CLOSE_TOO_BIG = 1009;
 /** Close code: the server is going away (display closed). */
 export const CLOSE_GOING_AWAY = 1001;
 /** Close code: the display has as many viewers as it admits; try again later. */

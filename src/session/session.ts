@@ -13,13 +13,15 @@
 import { parseCookies } from "../http/auth.ts";
 import type { Clock, TimerHandle } from "../clock.ts";
 import type { VideoChunk, VideoTrack } from "../hub/tracks.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, logSafe } from "../log.ts";
 import type { AuthContext } from "../options.ts";
 import {
   type ClientMessage,
   CLOSE_AUTH_FAILED,
   CLOSE_INTERNAL,
   CLOSE_POLICY,
+  CLOSE_TRY_LATER,
+  CLOSE_UNKNOWN_STREAM,
   CLOSE_UNSUPPORTED,
   closeReason,
   configMessage,
@@ -31,6 +33,7 @@ import {
 } from "../protocol.ts";
 import { Delivery } from "./delivery.ts";
 import { SessionMetrics, type ViewerStats } from "./metrics.ts";
+import { hostOf, PENDING } from "./pending.ts";
 import type { SessionHub, SessionRequest, ViewerSocket } from "./types.ts";
 
 type State = "hello" | "auth" | "open" | "closed";
@@ -71,6 +74,15 @@ export class Session {
   #eventsDropped = 0;
   #metrics: SessionMetrics;
   #delivery: Delivery;
+  /** This session in the process-wide set of sockets waiting for `hello`. */
+  #waiting = {
+    evict: () => {
+      this.#warn(
+        "closed: too many connections from its address wait for hello",
+      );
+      this.close(CLOSE_TRY_LATER, "too many connections waiting");
+    },
+  };
 
   /** Make a session for a freshly accepted socket. */
   constructor(
@@ -115,6 +127,7 @@ export class Session {
       return;
     }
     if (this.#state !== "hello") return;
+    PENDING.add(hostOf(this.#req.remoteAddr), this.#waiting);
     this.#helloTimer = this.#clock.setTimeout(() => {
       this.#helloTimer = null;
       if (this.#state === "hello" || this.#state === "auth") {
@@ -159,6 +172,7 @@ export class Session {
         return;
       }
       this.#state = "auth";
+      PENDING.remove(this.#waiting);
       if (this.#helloTimer !== null) { // hello came; authTimeout covers the rest
         this.#clock.clearTimeout(this.#helloTimer);
         this.#helloTimer = null;
@@ -185,6 +199,7 @@ export class Session {
   closed(): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
+    PENDING.remove(this.#waiting);
     for (const t of [this.#helloTimer, this.#authTimer]) {
       if (t !== null) this.#clock.clearTimeout(t);
     }
@@ -324,7 +339,9 @@ export class Session {
           ]),
         );
       } catch (err) {
-        this.#warn(`authenticate threw: ${(err as Error)?.message ?? err}`);
+        this.#warn(
+          `authenticate threw: ${logSafe((err as Error)?.message ?? err, 200)}`,
+        );
         ok = false;
       } finally {
         if (this.#authTimer !== null) this.#clock.clearTimeout(this.#authTimer);
@@ -336,6 +353,11 @@ export class Session {
         this.close(CLOSE_AUTH_FAILED, "authentication failed");
         return;
       }
+    }
+    if (!this.#hub.join(this)) {
+      this.#warn("refused: the stream has maxViewers viewers");
+      this.close(CLOSE_TRY_LATER, "too many viewers");
+      return;
     }
     if (!(await this.#negotiate(hello))) return;
     this.#state = "open";
@@ -360,9 +382,13 @@ export class Session {
     this.#delivery.pause(); // nothing goes out until the new config has
     const offer = await this.#hub.offer();
     if (this.#state === "closed") return false;
+    if (!offer) {
+      this.close(CLOSE_UNKNOWN_STREAM, "unknown stream");
+      return false;
+    }
     const selection = selectTransport(hello.supported, offer, hello.transport);
     if (!selection) {
-      const caps = hello.supported.join(", ").slice(0, 80) || "nothing";
+      const caps = logSafe(hello.supported.join(", ")) || "nothing";
       this.#warn(`no common transport (viewer supports: ${caps})`);
       this.close(CLOSE_UNSUPPORTED, "no transport both sides support");
       return false;
@@ -382,13 +408,16 @@ export class Session {
       pixel_ratio: this.#hub.options.pixelRatio,
       max_inflight: this.#delivery.window,
     }));
-    return true;
+    // The config may have found the viewer too slow and closed it.
+    return (this.#state as State) !== "closed";
   }
 
   #handle(msg: ClientMessage): void {
     switch (msg.type) {
       case "hello":
-        // A second hello renegotiates (e.g. a live transport switch).
+        // A second hello renegotiates (e.g. a live transport switch); it
+        // costs an event token, so a flood of them is cut like any other.
+        if (!this.#takeEventToken()) return;
         this.#delivery.startOver(true);
         this.#renegotiate(msg);
         return;
@@ -423,7 +452,20 @@ export class Session {
     }
   }
 
+  /**
+   * Send a control message, unless the viewer stopped reading: a socket
+   * already holding `maxBufferedBytes` gets no more (the viewer is closed
+   * as too slow), so replies to a flood of requests cannot grow memory.
+   */
   #sendText(text: string): void {
+    const { maxBufferedBytes } = this.#hub.options;
+    if (this.#socket.bufferedAmount > maxBufferedBytes) {
+      this.#warn(
+        `closed: its socket holds over ${maxBufferedBytes} bytes unread`,
+      );
+      this.close(CLOSE_POLICY, "viewer too slow");
+      return;
+    }
     try {
       this.#socket.send(text);
     } catch { /* socket closing; the close handler cleans up */ }

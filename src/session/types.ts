@@ -47,8 +47,14 @@ export interface SessionHub {
   newest(): number;
   /** True once nothing new came for `stillAfter` seconds. */
   settled(): boolean;
-  /** What the stream can offer in negotiation. */
-  offer(): Promise<NegotiationOffer>;
+  /** What the stream can offer in negotiation; null when there is no such stream (closed 4404). */
+  offer(): Promise<NegotiationOffer | null>;
+  /**
+   * The session passed authentication and wants to watch: true when there
+   * is room (`maxViewers` counts only sessions admitted this way), false
+   * when it must be refused (1013).
+   */
+  join(session: object): boolean;
   /**
    * Pull delivery: the pictures of one encoding (an image format and
    * quality, or `"h264"` for the still IDR); null when the stream has none.

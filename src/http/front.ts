@@ -1,0 +1,434 @@
+/**
+ * The library's own listener (`serve()`, `serveServer()`): `node:http` with
+ * `npm:ws`, chosen over `Deno.serve` because it lets the library own each
+ * connection's life, which `Deno.serve` does not:
+ *
+ * - a message's size is checked from its frame header, before its payload
+ *   is read (`ws`'s `maxPayload`: a 60 MiB message is refused with 1009,
+ *   never buffered);
+ * - a close handshake the peer never answers ends with the TCP connection
+ *   dropped (`terminate()` after `closeTimeout`), and a viewer that stops
+ *   answering pings is dropped too;
+ * - a connection must finish its request head within `headerTimeout` and
+ *   may idle between requests at most as long;
+ * - connections are capped in all and per peer address, refused (503)
+ *   before anything is read, and the cap stays below the process's
+ *   open-file limit: a listener that runs out of descriptors stops
+ *   accepting for good, so it must never get there.
+ *
+ * Requests go through the same routes as `handler()` (`router.ts`).
+ *
+ * @module
+ */
+
+import http from "node:http";
+import type { Buffer } from "node:buffer";
+import type { Socket } from "node:net";
+import { type WebSocket as WsSocket, WebSocketServer } from "ws";
+import type { Logger } from "../log.ts";
+import type { ListenerLimits } from "../options.ts";
+import { MAX_CLIENT_MESSAGE_BYTES } from "../protocol.ts";
+import type { ViewerSocket } from "../session/types.ts";
+import type { Router } from "./router.ts";
+
+/** Defaults for `ListenerLimits`. */
+export const FRONT_LIMITS: Readonly<ListenerLimits> = Object.freeze({
+  maxConnections: 4096,
+  maxConnectionsPerAddress: 256,
+  headerTimeout: 10,
+  closeTimeout: 2,
+  pingInterval: 30,
+});
+
+/** Descriptors kept free for the rest of the process (files, encoders, the app). */
+const FD_RESERVE = 64;
+
+/**
+ * The soft open-file limit of this process (from /proc on Linux), or null
+ * when it cannot be read.
+ *
+ * @example
+ * ```ts
+ * import { openFileLimit } from "./front.ts";
+ * console.log(openFileLimit()); // e.g. 1048576
+ * ```
+ */
+export function openFileLimit(): number | null {
+  try {
+    const limits = Deno.readTextFileSync("/proc/self/limits");
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(limits);
+    if (!m) return null;
+    return m[1] === "unlimited" ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** How to start a `Front`. */
+export interface FrontOptions {
+  /** Interface to listen on. */
+  hostname: string;
+  /** TCP port (0: any free one). */
+  port: number;
+  /** The routes. */
+  router: Router;
+  /** Where refusals and faults are logged. */
+  log: Logger;
+  /** Connection limits (defaults: `FRONT_LIMITS`). */
+  limits?: Partial<ListenerLimits>;
+}
+
+/** UTF-8 as sent: a leading BOM is kept (it makes the JSON invalid, as it should). */
+const TEXT = new TextDecoder("utf-8", { ignoreBOM: true });
+
+const REASON: Record<number, string> = {
+  400: "Bad Request",
+  403: "Forbidden",
+  404: "Not Found",
+  421: "Misdirected Request",
+  503: "Service Unavailable",
+};
+
+/**
+ * A running listener.
+ *
+ * @example
+ * ```ts ignore
+ * const front = await Front.listen({ hostname: "127.0.0.1", port: 0, router, log });
+ * console.log(front.port);
+ * await front.close();
+ * ```
+ */
+export class Front {
+  readonly #server: http.Server;
+  readonly #wss: WebSocketServer;
+  readonly #limits: ListenerLimits;
+  readonly #log: Logger;
+  readonly #router: Router;
+  #open = 0;
+  #byAddress = new Map<string, number>();
+  #viewers = new Set<WsViewer>();
+  #pinger: ReturnType<typeof setInterval> | null = null;
+  #refusedLogged = 0;
+  #address: { hostname: string; port: number } = { hostname: "", port: 0 };
+
+  private constructor(o: FrontOptions) {
+    this.#log = o.log;
+    this.#router = o.router;
+    const limits = { ...FRONT_LIMITS, ...o.limits };
+    const fds = openFileLimit();
+    if (fds !== null) {
+      limits.maxConnections = Math.max(
+        1,
+        Math.min(limits.maxConnections, fds - FD_RESERVE),
+      );
+    }
+    this.#limits = limits;
+    this.#server = http.createServer((req, res) => this.#request(req, res));
+    // The request head and the time between keep-alive requests are ours
+    // to bound (see #connection); these are node's own guards besides.
+    this.#server.headersTimeout = limits.headerTimeout * 1000;
+    this.#server.requestTimeout = limits.headerTimeout * 1000;
+    this.#server.keepAliveTimeout = limits.headerTimeout * 1000;
+    this.#server.maxHeadersCount = 100;
+    this.#server.on("connection", (s: Socket) => this.#connection(s));
+    this.#server.on(
+      "upgrade",
+      (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
+        this.#upgrade(req, socket, head),
+    );
+    this.#server.on("clientError", (_err: Error, socket: Socket) => {
+      socket.destroy();
+    });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: MAX_CLIENT_MESSAGE_BYTES,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+  }
+
+  /** Listen on `hostname:port`; rejects with the reason when it cannot. */
+  static listen(o: FrontOptions): Promise<Front> {
+    const front = new Front(o);
+    return new Promise((resolve, reject) => {
+      const failed = (err: Error) => reject(err);
+      front.#server.once("error", failed);
+      front.#server.listen(o.port, o.hostname, () => {
+        front.#server.off("error", failed);
+        front.#server.on("error", (err: Error) => {
+          front.#log("error", `listener: ${err.message}`);
+        });
+        const addr = front.#server.address();
+        if (addr && typeof addr === "object") {
+          front.#address = { hostname: o.hostname, port: addr.port };
+        }
+        front.#startPings();
+        resolve(front);
+      });
+    });
+  }
+
+  /** The port listened on. */
+  get port(): number {
+    return this.#address.port;
+  }
+
+  /** The limits in force (`maxConnections` after the open-file cap). */
+  get limits(): Readonly<ListenerLimits> {
+    return this.#limits;
+  }
+
+  /** Open connections now. */
+  get connections(): number {
+    return this.#open;
+  }
+
+  /** Stop listening and drop every connection. */
+  close(): Promise<void> {
+    if (this.#pinger !== null) clearInterval(this.#pinger);
+    this.#pinger = null;
+    for (const v of this.#viewers) v.terminate();
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  #connection(socket: Socket): void {
+    const address = socket.remoteAddress ?? "?";
+    const mine = this.#byAddress.get(address) ?? 0;
+    if (
+      this.#open >= this.#limits.maxConnections ||
+      mine >= this.#limits.maxConnectionsPerAddress
+    ) {
+      this.#refused(address);
+      socket.end(
+        "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+      );
+      socket.destroySoon?.();
+      setTimeout(() => socket.destroy(), 1000);
+      return;
+    }
+    this.#open++;
+    this.#byAddress.set(address, mine + 1);
+    socket.once("close", () => {
+      this.#open--;
+      const left = (this.#byAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#byAddress.set(address, left);
+      else this.#byAddress.delete(address);
+    });
+    // A connection that sends no complete request head in time (even a
+    // byte at a time), or idles between requests, is dropped; upgraded
+    // sockets are the viewers' own.
+    const s = socket as Socket & { upgraded?: boolean; served?: boolean };
+    const headDeadline = setTimeout(() => {
+      if (!s.served) socket.destroy();
+    }, this.#limits.headerTimeout * 1000);
+    socket.once("close", () => clearTimeout(headDeadline));
+    socket.setTimeout(this.#limits.headerTimeout * 1000, () => {
+      if (!s.upgraded) socket.destroy();
+    });
+  }
+
+  /** Log refusals, but not a line each when a flood of them comes. */
+  #refused(address: string): void {
+    this.#refusedLogged++;
+    if (this.#refusedLogged <= 3 || this.#refusedLogged % 1000 === 0) {
+      this.#log(
+        "warn",
+        `listener: refused a connection from ${address} (${this.#open} open, at most ${this.#limits.maxConnections}, ${this.#limits.maxConnectionsPerAddress} per address); ${this.#refusedLogged} refused so far`,
+      );
+    }
+  }
+
+  async #request(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<void> {
+    (req.socket as Socket & { served?: boolean }).served = true;
+    const request = this.#toRequest(req);
+    if (!request) {
+      res.writeHead(400, { "content-type": "text/plain" }).end("bad request");
+      return;
+    }
+    // Bodies are never read (the routes take GET and HEAD): drop them.
+    req.resume();
+    let response: Response;
+    try {
+      const answer = await this.#router.route(request, this.#info(req));
+      response = "upgrade" in answer
+        ? new Response("a WebSocket upgrade needs Connection: Upgrade", {
+          status: 400,
+        })
+        : answer;
+    } catch (err) {
+      this.#log("error", `request failed: ${(err as Error)?.message ?? err}`);
+      response = new Response("internal error", { status: 500 });
+    }
+    const headers: Record<string, string> = {};
+    response.headers.forEach((v, k) => headers[k] = v);
+    const body = req.method === "HEAD" || response.body === null
+      ? null
+      : new Uint8Array(await response.arrayBuffer());
+    if (body) headers["content-length"] = String(body.length);
+    res.writeHead(response.status, headers);
+    res.end(body ?? undefined);
+  }
+
+  #upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+    const s = socket as Socket & { upgraded?: boolean; served?: boolean };
+    s.upgraded = s.served = true;
+    socket.setTimeout(0);
+    const request = this.#toRequest(req);
+    if (!request) {
+      refuse(socket, 400, "bad request");
+      return;
+    }
+    let answer;
+    try {
+      answer = this.#router.route(request, this.#info(req));
+    } catch (err) {
+      this.#log("error", `upgrade failed: ${(err as Error)?.message ?? err}`);
+      refuse(socket, 400, "bad request");
+      return;
+    }
+    if (!("upgrade" in answer)) {
+      Promise.resolve(answer).then(async (r) => {
+        refuse(socket, r.status, await r.text());
+      });
+      return;
+    }
+    const admission = answer.upgrade;
+    this.#wss.handleUpgrade(req, socket, head, (ws: WsSocket) => {
+      const viewer = new WsViewer(ws, this.#limits.closeTimeout * 1000);
+      this.#viewers.add(viewer);
+      const session = this.#router.bind(admission, viewer);
+      ws.on("message", (data: Uint8Array, isBinary: boolean) => {
+        session.receive(isBinary ? data : TEXT.decode(data));
+      });
+      ws.on("close", () => {
+        this.#viewers.delete(viewer);
+        viewer.ended();
+        session.closed();
+      });
+      // Oversized or malformed frames: ws sends the close (1009, 1002…);
+      // the peer gets closeTimeout to answer before the connection drops.
+      ws.on("error", () => viewer.dropSoon());
+      ws.on("pong", () => viewer.alive = true);
+      session.opened();
+    });
+  }
+
+  /** Ping every viewer; one that did not answer the last ping is dropped. */
+  #startPings(): void {
+    const pinger = setInterval(() => {
+      for (const v of this.#viewers) v.ping();
+    }, this.#limits.pingInterval * 1000);
+    Deno.unrefTimer(pinger as unknown as number);
+    this.#pinger = pinger;
+  }
+
+  #info(
+    req: http.IncomingMessage,
+  ): { remoteAddr: { hostname?: string; port?: number } } {
+    return {
+      remoteAddr: {
+        hostname: req.socket.remoteAddress,
+        port: req.socket.remotePort,
+      },
+    };
+  }
+
+  /** The node request as a web `Request` (headers and URL only), or null if malformed. */
+  #toRequest(req: http.IncomingMessage): Request | null {
+    try {
+      const headers = new Headers();
+      const raw = req.rawHeaders;
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        headers.append(raw[i], raw[i + 1]);
+      }
+      const base = `http://${
+        this.#address.hostname.includes(":")
+          ? `[${this.#address.hostname}]`
+          : this.#address.hostname || "127.0.0.1"
+      }:${this.#address.port}`;
+      const url = new URL(req.url ?? "/", base);
+      if (url.origin !== new URL(base).origin) return null; // an absolute-form URL elsewhere
+      return new Request(url, { method: req.method, headers });
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** Answer an upgrade request with a plain HTTP status and drop the socket. */
+function refuse(socket: Socket, status: number, body: string): void {
+  const text = new TextEncoder().encode(body);
+  try {
+    socket.end(
+      `HTTP/1.1 ${status} ${REASON[status] ?? "Error"}\r\n` +
+        `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  } catch { /* gone */ }
+  setTimeout(() => socket.destroy(), 1000);
+}
+
+/** A `ws` socket as a session sees it, with a close that cannot hang. */
+class WsViewer implements ViewerSocket {
+  readonly #ws: WsSocket;
+  readonly #closeMs: number;
+  #drop: ReturnType<typeof setTimeout> | null = null;
+  /** Whether it answered the last ping. */
+  alive = true;
+
+  constructor(ws: WsSocket, closeMs: number) {
+    this.#ws = ws;
+    this.#closeMs = closeMs;
+  }
+
+  get readyState(): number {
+    return this.#ws.readyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  send(data: string | Uint8Array<ArrayBuffer>): void {
+    this.#ws.send(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.#ws.close(code, reason);
+    this.dropSoon();
+  }
+
+  /** Drop the connection if the close handshake has not ended by then. */
+  dropSoon(): void {
+    if (this.#drop !== null) return;
+    this.#drop = setTimeout(() => this.terminate(), this.#closeMs);
+  }
+
+  ping(): void {
+    if (!this.alive) {
+      this.terminate();
+      return;
+    }
+    this.alive = false;
+    try {
+      this.#ws.ping();
+    } catch { /* closing */ }
+  }
+
+  terminate(): void {
+    this.#ws.terminate();
+  }
+
+  /** The socket closed: no drop pending any more. */
+  ended(): void {
+    if (this.#drop !== null) clearTimeout(this.#drop);
+    this.#drop = null;
+  }
+}
