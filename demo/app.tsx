@@ -65,6 +65,8 @@ export interface DemoOptions {
   logger?: DisplayOptions["logger"];
   /** Skip the WebGPU scene (tests on machines without an adapter). */
   noGpu?: boolean;
+  /** Host names the streams answer to (see `HandlerOptions.allowedHosts`). Default: loopback names. */
+  allowedHosts?: readonly string[];
   /** How long a sign-in lasts, in ms. Default 12 hours. */
   sessionTtlMs?: number;
   /** The clock for sessions and the sign-in limit, in ms. Default `Date.now`. */
@@ -237,7 +239,10 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   }, 1000 / fps);
 
   const islands = await buildIslands();
-  const rfb = handler(server, { prefix: BASE });
+  const rfb = handler(server, {
+    prefix: BASE,
+    allowedHosts: options.allowedHosts,
+  });
   const app = new Hono<Env>();
   const formGuard = [sameOriginOnly(false), limitBody(false)] as const;
   const tunable = (name: string) => {

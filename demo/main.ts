@@ -20,6 +20,8 @@ Serves the @rfb/core demo site and prints the URL to open in a browser.
 Options:
   --port <n>        TCP port (default 8000; 0 lets the OS pick)
   --host <name>     interface to listen on (default 127.0.0.1)
+  --allowed-hosts <a,b>  host names viewers use to reach it (default: loopback
+                    names on 127.0.0.1, any name on another interface)
   --pattern <name>  main scene: ${
   Object.keys(SCENES).join(", ")
 } (default bounce)
@@ -58,6 +60,7 @@ if (import.meta.main) {
       options: {
         port: { type: "string" },
         host: { type: "string" },
+        "allowed-hosts": { type: "string" },
         pattern: { type: "string" },
         width: { type: "string" },
         height: { type: "string" },
@@ -83,9 +86,15 @@ if (import.meta.main) {
       }`,
     );
   }
+  const hostname = values.host ?? "127.0.0.1";
+  const loopback = /^(127\.|localhost$|::1$|\[::1\]$)/.test(hostname);
+  const allowedHosts = values["allowed-hosts"]?.split(",").map((h) =>
+    h.trim()
+  ).filter(Boolean) ?? (loopback ? ["loopback"] : ["*"]);
   let demo;
   try {
     demo = await createDemo({
+      allowedHosts,
       pattern: values.pattern,
       width: int("width", values.width, 1280),
       height: int("height", values.height, 720),
@@ -96,7 +105,6 @@ if (import.meta.main) {
   } catch (err) {
     fail(`demo: ${(err as Error).message}`);
   }
-  const hostname = values.host ?? "127.0.0.1";
   let http: Deno.HttpServer<Deno.NetAddr>;
   try {
     http = Deno.serve({
