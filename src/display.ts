@@ -207,9 +207,7 @@ export class Display implements AsyncDisposable {
    * ```
    */
   publish(frame: FrameInput, options: PublishOptions = {}): void {
-    if (this.#closed) {
-      throw new Error(`publish(): display '${this.name}' is closed`);
-    }
+    this.#open("publish()");
     const pixelRatio = options.pixelRatio ?? this.#opts.pixelRatio;
     if (!Number.isFinite(pixelRatio) || pixelRatio <= 0) {
       throw new RangeError(
@@ -274,7 +272,8 @@ export class Display implements AsyncDisposable {
    * Retune the stream while it runs: image format and quality, H.264
    * bitrate, frame rate and GOP, still-after, transport, adaptation. Every
    * viewer renegotiates (a new `config`) and restarts from a full picture.
-   * Throws a `RangeError` for a bad value, changing nothing.
+   * Throws a `RangeError` for a bad value, changing nothing, and an `Error`
+   * once the display is closed.
    *
    * @example
    * ```ts
@@ -286,6 +285,7 @@ export class Display implements AsyncDisposable {
    * ```
    */
   configure(changes: TunableOptions): void {
+    this.#open("configure()");
     const keys = Object.keys(changes ?? {});
     const bad = keys.filter((k) => !(TUNABLE as readonly string[]).includes(k));
     if (bad.length) {
@@ -337,7 +337,7 @@ export class Display implements AsyncDisposable {
 
   /**
    * Change the frame size. Viewers get a new `config`; the next frame must
-   * have the new size.
+   * have the new size. Throws once the display is closed.
    *
    * @example
    * ```ts
@@ -349,6 +349,7 @@ export class Display implements AsyncDisposable {
    * ```
    */
   resize(width: number, height: number): void {
+    this.#open("resize()");
     checkSize("resize()", width, height);
     this.#hub.resize(width, height);
   }
@@ -400,6 +401,13 @@ export class Display implements AsyncDisposable {
       if (onClose) await onClose();
     })();
     return this.#closing;
+  }
+
+  /** Throw when the display is closed: a call after close() is a bug worth seeing. */
+  #open(where: string): void {
+    if (this.#closed) {
+      throw new Error(`${where}: display '${this.name}' is closed`);
+    }
   }
 
   /** In Deno's Jupyter kernel, a display shown as a cell's value is a live viewer. */

@@ -180,6 +180,115 @@ export interface ServerOptions extends DisplayOptions {
   limits?: Partial<ListenerLimits>;
 }
 
+/** Every option of a display, for the check that refuses unknown ones. */
+const DISPLAY_KEYS = [
+  "transport",
+  "imageFormat",
+  "quality",
+  "bitrate",
+  "fps",
+  "gop",
+  "preset",
+  "encoder",
+  "minKeyframeInterval",
+  "adaptive",
+  "maxInflight",
+  "inflightTimeout",
+  "stillAfter",
+  "statsInterval",
+  "pixelRatio",
+  "authenticate",
+  "helloTimeout",
+  "authTimeout",
+  "maxBufferedBytes",
+  "maxQueuedEvents",
+  "maxViewers",
+  "maxEventRate",
+  "slowViewerTimeout",
+  "imageEncoder",
+  "logger",
+  "clock",
+] as const satisfies readonly (keyof DisplayOptions)[];
+
+/** The options a listener adds to a display's. */
+const SERVER_KEYS = [
+  "port",
+  "hostname",
+  "allowedOrigins",
+  "allowedHosts",
+  "limits",
+] as const satisfies readonly (keyof ServerOptions)[];
+
+// Both lists must name every option: a new option left out fails here.
+const _everyDisplayKey: Exclude<
+  keyof DisplayOptions,
+  typeof DISPLAY_KEYS[number]
+> extends never ? true : never = true;
+const _everyServerKey: Exclude<
+  keyof ServerOptions,
+  typeof DISPLAY_KEYS[number] | typeof SERVER_KEYS[number]
+> extends never ? true : never = true;
+
+/**
+ * Refuse options nobody reads (a typo would otherwise be silently
+ * ignored), naming the closest valid one.
+ *
+ * @example
+ * ```ts
+ * import { checkKnownOptions } from "./options.ts";
+ * try {
+ *   checkKnownOptions("serve()", { qualty: 50 }, true);
+ * } catch (err) {
+ *   console.log((err as Error).message); // serve(): unknown option 'qualty' (did you mean 'quality'?)
+ * }
+ * ```
+ */
+export function checkKnownOptions(
+  where: string,
+  opts: object,
+  listener: boolean,
+): void {
+  const known: readonly string[] = listener
+    ? [...DISPLAY_KEYS, ...SERVER_KEYS]
+    : DISPLAY_KEYS;
+  for (const key of Object.keys(opts)) {
+    if (known.includes(key)) continue;
+    const near = closest(key, known);
+    throw new TypeError(
+      `${where}: unknown option ${JSON.stringify(key)}${
+        near ? ` (did you mean '${near}'?)` : ""
+      }; options: ${known.join(", ")}`,
+    );
+  }
+}
+
+/** The known name nearest to `key` by edit distance, if it is near enough. */
+function closest(key: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : null;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        prev[j] + 1,
+        row[j - 1] + 1,
+        prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = row;
+  }
+  return prev[b.length];
+}
+
 /** Display options with every default filled in. */
 export type ResolvedDisplayOptions =
   & Required<
@@ -308,6 +417,7 @@ export function resolveDisplayOptions(
   if (typeof opts !== "object" || opts === null) {
     throw new TypeError(`${where}: options must be an object`);
   }
+  checkKnownOptions(where, opts, false);
   if (
     opts.transport !== undefined &&
     !["auto", "image", "webcodecs"].includes(opts.transport)

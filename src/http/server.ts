@@ -20,6 +20,7 @@ import { consoleLogger } from "../log.ts";
 import { isLoopbackHost } from "./origin.ts";
 import {
   checkAllowedOrigins,
+  checkKnownOptions,
   type DisplayOptions,
   resolveDisplayOptions,
   safeLogger,
@@ -70,12 +71,19 @@ export class RfbServer implements AsyncDisposable, StreamDirectory {
   #hostname = "127.0.0.1";
   #handler: RfbHandler;
   #closing: Promise<void> | null = null;
+  #where: string;
 
   /** Use `serveServer()`; this constructor does not listen. */
   constructor(options: ServerOptions = {}) {
-    checkAllowedOrigins("serveServer()", options.allowedOrigins);
+    const where = caller;
+    this.#where = where;
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`${where}: options must be an object`);
+    }
+    checkKnownOptions(where, options, true);
+    checkAllowedOrigins(where, options.allowedOrigins);
     // Check the stream defaults once, here, so a bad option fails at once.
-    resolveDisplayOptions(streamDefaults(options), "serveServer()", {
+    resolveDisplayOptions(streamDefaults(options), where, {
       logger: consoleLogger,
       clock: systemClock,
     });
@@ -204,7 +212,9 @@ export class RfbServer implements AsyncDisposable, StreamDirectory {
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       return Promise.reject(
         new RangeError(
-          `serveServer(): option 'port' must be an integer in [0, 65535], got ${port}`,
+          `${this.#where}: option 'port' must be an integer in [0, 65535], got ${
+            typeof port === "string" ? JSON.stringify(port) : String(port)
+          }`,
         ),
       );
     }
@@ -229,6 +239,19 @@ export class RfbServer implements AsyncDisposable, StreamDirectory {
     }).then((front) => {
       this.#listener = front;
       for (const [name, d] of this.#streams) this.#attach(name, d);
+    }, (err: Error & { code?: string }) => {
+      this.#listening = null;
+      if (err?.code === "EADDRINUSE") {
+        throw new Deno.errors.AddrInUse(
+          `${this.#where}: port ${port} on ${hostname} is already in use (another program, or another server in this one); pass another port, or port: 0 to let the system pick a free one`,
+        );
+      }
+      if (err?.code === "EACCES") {
+        throw new Deno.errors.PermissionDenied(
+          `${this.#where}: may not listen on port ${port} of ${hostname} (ports below 1024 need privileges); pass a port of 1024 or more, or port: 0`,
+        );
+      }
+      throw err;
     });
     return this.#listening;
   }
@@ -294,6 +317,9 @@ export async function serveServer(
   return server;
 }
 
+/** Who is speaking in option errors: `serve()` borrows the server's checks. */
+let caller = "serveServer()";
+
 /**
  * Serve one display on its own listener; open `display.url` in a browser.
  * Closing the display stops the listener.
@@ -311,7 +337,14 @@ export async function serve(
   height: number,
   options: ServerOptions = {},
 ): Promise<Display> {
-  const server = await serveServer(options);
+  caller = "serve()";
+  let server: RfbServer;
+  try {
+    server = new RfbServer(options);
+  } finally {
+    caller = "serveServer()";
+  }
+  await server.listen();
   let display: Display;
   try {
     display = server.addStream("default", width, height);
