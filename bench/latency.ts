@@ -15,17 +15,24 @@
  */
 
 import type { Browser } from "playwright-core";
-import { type Display, serve, silentLogger } from "../mod.ts";
-import { browserMissing, launch } from "../tests/_browser.ts";
+import { serve, silentLogger } from "../mod.ts";
+import {
+  browserMissing,
+  launch,
+  waitForExpression,
+} from "../tests/_browser.ts";
 import { Player, RING } from "./scene.ts";
 import { checkTarget, f1, publishAt, quantile, sleep, table } from "./util.ts";
 
 /** Frames drawn per case, at least (over its rounds). */
 export const MIN_FRAMES = 300;
 const ROUNDS = 3; // fresh pages per case, transports alternating
-const WARM_MS = 1000;
-const CAP_MS = 20_000; // a round stops here even if too few frames were drawn
-const SOURCE_FPS = 60; // the ring is one second of the scene at 60 fps
+/** Publishing on a fresh page before a round's window starts, ms. */
+export const WARM_MS = 1000;
+/** A round stops here even if too few frames were drawn, ms. */
+export const CAP_MS = 20_000;
+/** The frame rate of the scene's ring (`renderRing()`: one second at 60 fps). */
+export const SOURCE_FPS = 60;
 
 /** A transport as the built-in page asks for it. */
 export type PageTransport = "webcodecs" | "image";
@@ -86,30 +93,62 @@ async function clockOffset(
   return { offset: best.offset, error: best.rtt / 2 };
 }
 
-interface Round {
+/** A served display as a latency round drives it. */
+export interface LatencyTarget {
+  /** The display's viewer page. */
+  url: string;
+  /** Frame width (the page's viewport). */
+  width: number;
+  /** Frame height. */
+  height: number;
+  /** Publish one frame. */
+  publish(frame: Uint8Array): void;
+}
+
+/** What one round (one fresh page) measured. */
+export interface LatencyRound {
+  /** Frames published in the measured window. */
   published: number;
+  /** The measured window, ms. */
   windowMs: number;
+  /** Timelines of the window's frames that were drawn. */
   frames: FrameTimeline[];
+  /** Page clock − server clock, ms, and its uncertainty. */
   clock: { offset: number; error: number };
 }
 
-async function round(
+/**
+ * One round: a fresh Chromium page on `target.url` with `?transport=`,
+ * `WARM_MS` of publishing at `fps`, then publishing in one-second slices
+ * until `want` frames of the window are drawn (at most `CAP_MS`).
+ *
+ * @example
+ * ```ts ignore
+ * const display = await serve(1280, 720, { port: 0, fps: 30 });
+ * const r = await latencyRound(browser, {
+ *   url: display.url!, width: 1280, height: 720,
+ *   publish: (f) => display.publish(f),
+ * }, "webcodecs", () => ring[player.next()], 30, 50);
+ * ```
+ */
+export async function latencyRound(
   browser: Browser,
-  display: Display,
+  target: LatencyTarget,
   transport: PageTransport,
   next: () => Uint8Array,
   fps: number,
   want: number,
-): Promise<Round> {
+): Promise<LatencyRound> {
   const page = await browser.newPage({
-    viewport: { width: display.width, height: display.height },
+    viewport: { width: target.width, height: target.height },
     deviceScaleFactor: 1,
   });
   try {
-    await page.goto(`${display.url}?transport=${transport}`);
-    await page.waitForFunction(
+    await page.goto(`${target.url}?transport=${transport}`);
+    // Polled from outside: the page's policy refuses waitForFunction's eval.
+    await waitForExpression(
+      page,
       `globalThis.rfb?.view.status === "negotiated"`,
-      undefined,
       { timeout: 15_000 },
     );
     const chosen = await page.evaluate(`globalThis.rfb.view.config?.transport`);
@@ -125,7 +164,7 @@ async function round(
         }
       });
     })()`);
-    const publish = (f: Uint8Array) => display.publish(f);
+    const publish = (f: Uint8Array) => target.publish(f);
     await publishAt(publish, next, fps, WARM_MS);
     const startUs = epochMs() * 1000;
     const t0 = performance.now();
@@ -209,14 +248,20 @@ export async function latencyBenchmark(
       });
       const player = new Player(RING, SOURCE_FPS / fps);
       const next = () => ring[player.next()];
-      const rounds = transports.map(() => [] as Round[]);
+      const target: LatencyTarget = {
+        url: display.url!,
+        width,
+        height,
+        publish: (f) => display.publish(f),
+      };
+      const rounds = transports.map(() => [] as LatencyRound[]);
       try {
         for (let r = 0; r < ROUNDS; r++) {
           for (let i = 0; i < transports.length; i++) {
             rounds[i].push(
-              await round(
+              await latencyRound(
                 browser,
-                display,
+                target,
                 transports[i],
                 next,
                 fps,

@@ -17,6 +17,9 @@
  *   720p and 1080p, 30 and 60 fps.
  * - gpu (bench/gpu.ts): the WebGPU path.
  * - memory (bench/memory.ts): a short soak with 8 stalled viewers.
+ * - front (bench/front.ts): the library's own listener (node:http + ws)
+ *   against `handler()` in `Deno.serve`, server CPU per frame and
+ *   glass-to-glass latency, alternating in one run.
  *
  * This file only orchestrates: it parses the parts asked for, runs them,
  * and writes the reports, the chart and the summary of every target of
@@ -27,6 +30,7 @@
 
 import { chartSvg } from "./chart.ts";
 import { floorsBenchmark } from "./floors.ts";
+import { frontBenchmark } from "./front.ts";
 import { type CostRow, h264Benchmark } from "./h264.ts";
 import { imageBenchmark } from "./image.ts";
 import { latencies, latencyBenchmark, type LatencyReport } from "./latency.ts";
@@ -51,6 +55,7 @@ const PARTS = [
   "latency",
   "gpu",
   "memory",
+  "front",
 ] as const;
 type Part = typeof PARTS[number];
 
@@ -165,7 +170,10 @@ async function main(args: string[]): Promise<void> {
     console.log(text + "\n");
   };
   const rings = new Map<string, Uint8Array[]>();
-  if (want.has("floors") || want.has("h264") || want.has("latency")) {
+  if (
+    want.has("floors") || want.has("h264") || want.has("latency") ||
+    want.has("front")
+  ) {
     for (const [w, h] of SIZES) rings.set(sizeName(w, h), renderRing(w, h));
   }
   let cost: CostRow[] = [];
@@ -197,6 +205,7 @@ async function main(args: string[]): Promise<void> {
     say((await gpuBenchmark()).text);
   }
   if (want.has("memory")) say(await memoryBenchmark());
+  if (want.has("front")) sections.push(await frontBenchmark(rings));
 
   const svg = full && latency?.cases.length && cost.length &&
       imageCost.length
