@@ -1,11 +1,12 @@
 /**
- * `deno task doctor`: what works on this machine, as a table, and the
- * recommended path. Exits non-zero when the core (image) path is broken.
+ * `deno task doctor`: what works on this machine, as a table (or JSON with
+ * `--json`), and a verdict. Exit status 0 when the core path (sharp, the
+ * image transport) works, even if H.264, WebGPU, NVENC or Chromium are
+ * missing (warnings: viewers then get images); 1 when the core path is
+ * broken; 2 for bad arguments. `--help` says the same.
  *
  * @module
  */
-
-import sharp from "sharp";
 
 /** One line of the report. */
 export interface Check {
@@ -59,8 +60,30 @@ async function timedIdr(
   return [chunk, ms];
 }
 
+/**
+ * An error's first lines, joined: what went wrong without the advice that
+ * some libraries append (sharp's "Possible solutions: ..."). A line ending
+ * in ":" (node-av's "Errors:") is joined to the next.
+ */
+function firstLines(err: unknown, count = 2): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const lines: string[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line) continue;
+    if (/^possible solutions/i.test(line)) break;
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].endsWith(":")) lines[last] += ` ${line}`;
+    else lines.push(line);
+  }
+  return lines.slice(0, count).join("; ");
+}
+
 async function checkSharp(): Promise<Check> {
+  const name = "sharp (image path)";
   try {
+    // Imported here, so that a sharp that cannot load is a row, not a crash.
+    const { default: sharp } = await import("sharp");
     const w = 1280, h = 720;
     const px = new Uint8Array(w * h * 4);
     for (let i = 0; i < px.length; i++) px[i] = (i * 7) & 255;
@@ -71,7 +94,7 @@ async function checkSharp(): Promise<Check> {
     await encode();
     const [buf, ms] = await timed(encode);
     return {
-      name: "sharp (image path)",
+      name,
       status: "ok",
       detail: `libvips ${sharp.versions.vips}; 1280x720 JPEG q80 in ${
         ms.toFixed(1)
@@ -79,12 +102,7 @@ async function checkSharp(): Promise<Check> {
       core: true,
     };
   } catch (err) {
-    return {
-      name: "sharp (image path)",
-      status: "broken",
-      detail: String(err),
-      core: true,
-    };
+    return { name, status: "broken", detail: firstLines(err), core: true };
   }
 }
 
@@ -113,7 +131,7 @@ async function checkNodeAv(): Promise<Check> {
     return {
       name: "node-av libx264 (H.264 path)",
       status: "broken",
-      detail: (err as Error).message.split("\n")[0],
+      detail: firstLines(err),
       core: false,
     };
   }
@@ -178,8 +196,10 @@ async function checkNvenc(): Promise<{ check: Check; live: boolean }> {
   const name = "NVENC (GPU H.264)";
   const probe = probeNvenc();
   if (!probe.ok) {
+    // The fallback is the H.264 encoder row's to say, not this one's.
+    const detail = probe.reason.replace(/; H\.264 uses libx264$/, "");
     return {
-      check: { name, status: "missing", detail: probe.reason, core: false },
+      check: { name, status: "missing", detail, core: false },
       live: false,
     };
   }
@@ -211,9 +231,7 @@ async function checkNvenc(): Promise<{ check: Check; live: boolean }> {
       check: {
         name,
         status: "broken",
-        detail: `${probe.reason}, but encoding failed: ${
-          (err as Error).message.split("\n")[0]
-        }`,
+        detail: `${probe.reason}, but encoding failed: ${firstLines(err, 1)}`,
         core: false,
       },
       live: false,
@@ -221,7 +239,10 @@ async function checkNvenc(): Promise<{ check: Check; live: boolean }> {
   }
 }
 
-/** The H.264 encoder displays will use with `encoder: "auto"`, and why. */
+/**
+ * The H.264 encoder displays will use with `encoder: "auto"`. Why NVENC is
+ * not used is said once, on the NVENC row; this row points there.
+ */
 function checkRoute(
   nvenc: { check: Check; live: boolean },
   x264: Check,
@@ -235,27 +256,65 @@ function checkRoute(
       core: false,
     };
   }
-  const detail = nvenc.check.detail.replace(/; H\.264 uses libx264$/, "");
-  const why = nvenc.check.status === "broken"
-    ? `NVENC opens but fails: ${detail}`
-    : `no NVENC: ${detail}`;
+  const why = `NVENC is ${nvenc.check.status}: see its row`;
   return x264.status === "ok"
     ? { name, status: "ok", detail: `libx264 (${why})`, core: false }
     : {
       name,
       status: "missing",
-      detail: `none: libx264 is ${x264.status} (${x264.detail}); ${why}`,
+      detail:
+        `none: libx264 is ${x264.status} and NVENC is ${nvenc.check.status} (see their rows)`,
       core: false,
     };
 }
 
-function checkFile(name: string, path: string, hint: string): Check {
+/** Where the browser tests look for Chromium when `CHROMIUM_PATH` is unset. */
+const CHROMIUM_DEFAULT = "/usr/bin/chromium";
+
+/** What is at `path`: a file, a directory, or nothing. */
+function fileKind(path: string): "file" | "directory" | "nothing" {
   try {
-    Deno.statSync(path);
-    return { name, status: "ok", detail: path, core: false };
+    return Deno.statSync(path).isDirectory ? "directory" : "file";
   } catch {
-    return { name, status: "missing", detail: hint, core: false };
+    return "nothing";
   }
+}
+
+/**
+ * Chromium for the browser tests: `CHROMIUM_PATH` when set (and if it points
+ * nowhere, say so, and whether the default one is there), else
+ * `/usr/bin/chromium`.
+ */
+function checkChromium(path: string | undefined): Check {
+  const name = "Chromium (browser tests)";
+  if (path) {
+    const kind = fileKind(path);
+    if (kind === "file") {
+      return { name, status: "ok", detail: path, core: false };
+    }
+    const fallback = fileKind(CHROMIUM_DEFAULT) === "file"
+      ? `${CHROMIUM_DEFAULT} is installed: unset CHROMIUM_PATH to use it`
+      : `and ${CHROMIUM_DEFAULT} is missing too: apt-get install chromium`;
+    return {
+      name,
+      status: "missing",
+      detail: `CHROMIUM_PATH=${path} ${
+        kind === "directory"
+          ? "is a directory, not Chromium's executable"
+          : "points nowhere (no file there)"
+      }; ${fallback}`,
+      core: false,
+    };
+  }
+  return fileKind(CHROMIUM_DEFAULT) === "file"
+    ? { name, status: "ok", detail: CHROMIUM_DEFAULT, core: false }
+    : {
+      name,
+      status: "missing",
+      detail:
+        `no ${CHROMIUM_DEFAULT}: apt-get install chromium, or set CHROMIUM_PATH`,
+      core: false,
+    };
 }
 
 /**
@@ -277,11 +336,7 @@ export async function runChecks(): Promise<Check[]> {
     await checkWebGpu(),
     nvenc.check,
     checkRoute(nvenc, x264),
-    checkFile(
-      "Chromium (browser tests)",
-      Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
-      "apt-get install chromium",
-    ),
+    checkChromium(Deno.env.get("CHROMIUM_PATH")),
   ];
 }
 
@@ -301,44 +356,141 @@ export function formatTable(checks: Check[]): string {
   return ["| check | status | detail |", "|---|---|---|", ...rows].join("\n");
 }
 
+/** The doctor's conclusion. */
+export interface Verdict {
+  /** Exit status: 0 when the core path works, 1 when it is broken. */
+  code: number;
+  /** `ok`; `warning` (works, but without H.264); `broken` (core path). */
+  level: "ok" | "warning" | "broken";
+  /** One line: what is broken, or the recommended path. */
+  message: string;
+}
+
 /**
- * The doctor's conclusion: an exit code (1 when the core path is broken)
- * and the recommended path.
+ * The doctor's conclusion: exit status 1 when the core path (a `core`
+ * check: Deno, sharp) is broken, naming what; else 0, with the recommended
+ * path. No H.264 encoder at all is a warning, not a failure: viewers then get
+ * the image transport.
  *
  * @example
  * ```ts
  * import { verdict } from "./doctor.ts";
- * verdict([{ name: "sharp (image path)", status: "broken", detail: "", core: true }]).code; // 1
+ * const v = verdict([{ name: "sharp (image path)", status: "broken", detail: "", core: true }]);
+ * console.log(v.code, v.message); // 1 "Broken: sharp (image path) ..."
  * ```
  */
-export function verdict(checks: Check[]): { code: number; message: string } {
+export function verdict(checks: Check[]): Verdict {
   const broken = checks.filter((c) => c.core && c.status !== "ok");
   if (broken.length) {
     return {
       code: 1,
-      message: `The core path is broken: ${
+      level: "broken",
+      message: `Broken: ${
         broken.map((c) => c.name).join(", ")
-      }.`,
+      }, so no display can send a frame (see ${
+        broken.length > 1 ? "their rows" : "its row"
+      }).`,
     };
   }
   const route = checks.find((c) => c.name === "H.264 encoder");
   const nvenc = route?.status === "ok" && route.detail.startsWith("NVENC");
   const h264 = nvenc ||
     checks.find((c) => c.name.startsWith("node-av"))?.status === "ok";
+  if (!h264) {
+    return {
+      code: 0,
+      level: "warning",
+      message:
+        "Warning: no H.264 encoder (see its row), so viewers get the image transport (JPEG live, PNG stills) on sharp, which works.",
+    };
+  }
   return {
     code: 0,
-    message: h264
-      ? `Recommended path: H.264 (${
-        nvenc ? "NVENC" : "libx264"
-      }) for browsers with WebCodecs, JPEG for the rest.`
-      : "Recommended path: the image transport (JPEG live, PNG stills) on sharp.",
+    level: "ok",
+    message: `Recommended path: H.264 (${
+      nvenc ? "NVENC" : "libx264"
+    }) for browsers with WebCodecs, JPEG for the rest.`,
   };
 }
 
+/** `--help`. */
+const USAGE = `deno task doctor [--json] [--help]
+(or: deno run -A src/doctor.ts ...)
+
+Checks what works on this machine and prints a table and a verdict:
+  Deno, sharp (image path)      core: a display needs them to send any frame
+  node-av libx264 (H.264 path)  optional: H.264 on the CPU
+  WebGPU adapter                optional: GPU scenes (RenderTarget)
+  NVENC (GPU H.264)             optional: H.264 on an NVIDIA GPU
+  H.264 encoder                 the one displays use with encoder "auto"
+  Chromium (browser tests)      optional: $CHROMIUM_PATH, else /usr/bin/chromium
+
+Options:
+  --json      print the checks and the verdict as one JSON object instead:
+              {"code", "level", "verdict", "checks": [{"name", "status",
+              "detail", "core"}]}; status is "ok", "missing" or "broken"
+  -h, --help  print this and exit
+
+Exit status:
+  0  the core path works. A missing H.264 encoder (no libx264 and no NVENC)
+     is a warning, not a failure: viewers get images (JPEG live, PNG stills).
+     WebGPU, NVENC or Chromium missing only turn those features off.
+  1  the core path is broken (sharp cannot load or encode): no display can
+     send a frame
+  2  bad arguments`;
+
+/** Edit distance between two short strings. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(
+        row[j] + 1,
+        next[j - 1] + 1,
+        row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** The command line, or why it is wrong. */
+function parseArgs(
+  args: readonly string[],
+): { json: boolean; help: boolean } | string {
+  const out = { json: false, help: false };
+  for (const a of args) {
+    if (a === "--json") out.json = true;
+    else if (a === "--help" || a === "-h") out.help = true;
+    else {
+      const near = ["--json", "--help"].find((k) => distance(a, k) <= 2);
+      return `unknown argument ${JSON.stringify(a)}${
+        near ? ` (did you mean ${near}?)` : ""
+      }; see --help`;
+    }
+  }
+  return out;
+}
+
 if (import.meta.main) {
+  const args = parseArgs(Deno.args);
+  if (typeof args === "string") {
+    console.error(`doctor: ${args}`);
+    Deno.exit(2);
+  }
+  if (args.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
   const checks = await runChecks();
-  console.log(formatTable(checks));
-  const { code, message } = verdict(checks);
-  console.log(`\n${message}`);
+  const { code, level, message } = verdict(checks);
+  if (args.json) {
+    console.log(JSON.stringify({ code, level, verdict: message, checks }));
+  } else {
+    console.log(formatTable(checks));
+    console.log(`\n${message}`);
+  }
   Deno.exit(code);
 }

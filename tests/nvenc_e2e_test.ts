@@ -449,9 +449,14 @@ Deno.test({
       refused,
       /\| NVENC \(GPU H\.264\) \| missing \| the driver refused an encode session \(NV_ENC_ERR_NO_ENCODE_DEVICE \(1\)/,
     );
+    // The reason is on the NVENC row only; the encoder row points there.
     assert.match(
       refused,
-      /\| H\.264 encoder \| (ok \| libx264|missing \| none: libx264 is \w+) .*no NVENC: the driver refused an encode session/,
+      /\| H\.264 encoder \| (ok \| libx264 \(NVENC is missing: see its row\)|missing \| none: libx264 is \w+ and NVENC is missing) /,
+    );
+    assert.equal(
+      refused.split("the driver refused an encode session").length,
+      2,
     );
   },
 });
