@@ -79,4 +79,36 @@ export type { ViewerStats } from "./src/session/metrics.ts";
 export type { Clock, TimerHandle } from "./src/clock.ts";
 export type { Logger, LogLevel } from "./src/log.ts";
 export { consoleLogger, silentLogger } from "./src/log.ts";
-export * from "./src/protocol.ts";
+// From the wire protocol, only what an app meets: the close codes a viewer
+// may see, the capability strings in `stats()`, the size limit, and the
+// types of the input events and options. The rest (envelopes, message
+// builders and parsers, negotiation) is `@rfb/core/protocol`.
+export {
+  CAP_H264,
+  CAP_JPEG,
+  CAP_PNG,
+  CAP_WEBP,
+  CLOSE_AUTH_FAILED,
+  CLOSE_GOING_AWAY,
+  CLOSE_INTERNAL,
+  CLOSE_INVALID_DATA,
+  CLOSE_NORMAL,
+  CLOSE_POLICY,
+  CLOSE_TOO_BIG,
+  CLOSE_TRY_LATER,
+  CLOSE_UNKNOWN_STREAM,
+  CLOSE_UNSUPPORTED,
+  MAX_SIDE,
+} from "./src/protocol.ts";
+export type {
+  ImageFormat,
+  InputEvent,
+  KeyEvent,
+  Modifier,
+  PointerEvent,
+  PointerFields,
+  ResizeEvent,
+  TouchPoint,
+  Transport,
+  WheelEvent,
+} from "./src/protocol.ts";

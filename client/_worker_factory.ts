@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * Starts the view's worker from the file beside the bundle
  * (`rfb-worker.js`, built from `worker/main.ts`). The single-file bundle swaps this module for one that

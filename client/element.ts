@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * `<rfb-view>`: a framework-free custom element, so any page or framework
  * can show a stream without wrappers.
@@ -126,7 +125,7 @@ export class RfbViewElement extends Base {
  *
  * @example
  * ```ts ignore
- * import { defineRfbView } from "./element.ts";
+ * import { defineRfbView } from "@rfb/core/client";
  * defineRfbView("my-stream-view");
  * ```
  */

@@ -55,7 +55,7 @@ export interface Rect {
  *
  * @example
  * ```ts
- * import { contentRect } from "./mapping.ts";
+ * import { contentRect } from "@rfb/core/client";
  * contentRect({ cssWidth: 400, cssHeight: 400, dpr: 1, frameWidth: 200, frameHeight: 100, fit: "contain" });
  * // { x: 0, y: 100, width: 400, height: 200 }
  * ```
@@ -105,7 +105,7 @@ export interface FramePoint {
  *
  * @example
  * ```ts
- * import { toFramePoint } from "./mapping.ts";
+ * import { toFramePoint } from "@rfb/core/client";
  * const l = { cssWidth: 400, cssHeight: 400, dpr: 1, frameWidth: 200, frameHeight: 100, fit: "contain" as const };
  * toFramePoint(l, 200, 200); // { x: 100, y: 50, inside: true }
  * toFramePoint(l, 200, 50);  // { x: 100, y: -25, inside: false }

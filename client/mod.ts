@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The browser client of `@rfb/core`: `RemoteFramebufferView` (a canvas whose
  * Web Worker owns the socket, the decoding and the drawing), `RfbCanvas` (the

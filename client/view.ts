@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * `RemoteFramebufferView`: the main-thread half of the client. It makes a
  * canvas inside your element, hands it to a Web Worker (which owns the
@@ -102,7 +101,7 @@ function toWebSocketUrl(url: string): string {
  *
  * @example
  * ```ts ignore
- * import { RemoteFramebufferView } from "./view.ts";
+ * import { RemoteFramebufferView } from "@rfb/core/client";
  * const view = new RemoteFramebufferView(document.getElementById("app")!, {
  *   url: "ws://127.0.0.1:8765/",
  *   fit: "contain",
@@ -499,7 +498,7 @@ export class RemoteFramebufferView extends EventTarget {
  *
  * @example
  * ```ts ignore
- * import { RfbCanvas } from "./view.ts";
+ * import { RfbCanvas } from "@rfb/core/client";
  * const view = new RfbCanvas(document.body, { url: "ws://127.0.0.1:8765/", fit: "cover" });
  * ```
  */

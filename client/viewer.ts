@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * `RfbViewer`: the "batteries" viewer. A view plus a status pill, a latency
  * badge, a toggleable stats HUD and a toolbar (screenshot, fullscreen,
@@ -102,7 +101,7 @@ function rate(bps: number): string {
  *
  * @example
  * ```ts ignore
- * import { RfbViewer } from "./viewer.ts";
+ * import { RfbViewer } from "@rfb/core/client";
  * const viewer = new RfbViewer(document.getElementById("app")!, {
  *   url: "ws://127.0.0.1:8765/",
  *   hud: true,

@@ -74,6 +74,33 @@ export interface DisplayInternals {
 
 const internalsOf = new WeakMap<Display, DisplayInternals>();
 
+/** The name the next `new Display` takes (set only by `namedDisplay`). */
+let nextName = "default";
+
+/**
+ * A display with a stream name other than `"default"`, for
+ * `RfbServer.addStream`; the public constructor has no name parameter.
+ *
+ * @example
+ * ```ts ignore
+ * const cam = namedDisplay("cam", 640, 480, {});
+ * console.log(cam.name); // "cam"
+ * ```
+ */
+export function namedDisplay(
+  name: string,
+  width: number,
+  height: number,
+  options: DisplayOptions,
+): Display {
+  nextName = name;
+  try {
+    return new Display(width, height, options);
+  } finally {
+    nextName = "default";
+  }
+}
+
 /**
  * The internals of a display (for the handler and server modules).
  *
@@ -121,14 +148,10 @@ export class Display implements AsyncDisposable {
    * @param width frame width, 1-16383
    * @param height frame height, 1-16383
    * @param options encoding, flow-control and auth settings
-   * @param name stream name (set by `RfbServer.addStream`)
    */
-  constructor(
-    width: number,
-    height: number,
-    options: DisplayOptions = {},
-    name = "default",
-  ) {
+  constructor(width: number, height: number, options: DisplayOptions = {}) {
+    const name = nextName;
+    nextName = "default";
     checkSize("Display", width, height);
     this.#opts = resolveDisplayOptions(options, "Display", {
       logger: consoleLogger,

@@ -1,5 +1,8 @@
 /**
- * The wire protocol, version 1 (pdum.rfb compatible), with no I/O.
+ * The wire protocol, version 1 (pdum.rfb compatible), with no I/O:
+ * `@rfb/core/protocol`, for writing another client or server, a proxy, or
+ * tests. An app serving frames needs none of it; `@rfb/core` re-exports the
+ * close codes, capability strings and event types an app meets.
  *
  * This module packs and unpacks the binary envelope
  * (`uint32 LE header length | compact JSON header | payload`), builds the
@@ -19,7 +22,7 @@
  *
  * @example
  * ```ts
- * import { packEnvelope, unpackEnvelope } from "@rfb/core";
+ * import { packEnvelope, unpackEnvelope } from "@rfb/core/protocol";
  * const bytes = packEnvelope({ type: "image_frame", seq: 1 }, new Uint8Array([1, 2]));
  * const { header, payload } = unpackEnvelope(bytes);
  * console.log(header.type, payload.length); // "image_frame" 2

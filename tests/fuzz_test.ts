@@ -24,9 +24,9 @@ import {
   type DisplayEvent,
   handler,
   type LogLevel,
-  packEnvelope,
   serve,
 } from "../mod.ts";
+import { packEnvelope } from "../src/protocol.ts";
 import {
   browserMissing,
   launch,

@@ -7,7 +7,7 @@
  */
 
 import { systemClock } from "../clock.ts";
-import { Display, internals } from "../display.ts";
+import { type Display, internals, namedDisplay } from "../display.ts";
 import { handler } from "./handler.ts";
 import { Front } from "./front.ts";
 import { createRouter } from "./router.ts";
@@ -139,10 +139,10 @@ export class RfbServer implements AsyncDisposable, StreamDirectory {
     if (this.#streams.has(name)) {
       throw new Error(`addStream(): a stream named '${name}' already exists`);
     }
-    const display = new Display(width, height, {
+    const display = namedDisplay(name, width, height, {
       ...streamDefaults(this.options),
       ...options,
-    }, name);
+    });
     this.#streams.set(name, display);
     this.#attach(name, display);
     return display;

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { parseClientMessage } from "@rfb/core";
+ * import { parseClientMessage } from "@rfb/core/protocol";
  * const r = parseClientMessage('{"type":"decoder_reset"}', 0);
  * console.log(r.ok); // true
  * ```
@@ -132,7 +132,7 @@ function fatal(code: number, error: string): ParseResult {
  *
  * @example
  * ```ts
- * import { parseClientMessage } from "@rfb/core";
+ * import { parseClientMessage } from "@rfb/core/protocol";
  * const r = parseClientMessage('{"type":"ack","seq":1,"decode_queue_size":0}', 0);
  * if (r.ok === true) console.log(r.message.type); // "ack"
  * ```

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { CLOSE_AUTH_FAILED, IMAGE_MIME } from "@rfb/core";
+ * import { CLOSE_AUTH_FAILED, IMAGE_MIME } from "@rfb/core/protocol";
  * console.log(IMAGE_MIME.png, CLOSE_AUTH_FAILED); // "image/png" 4401
  * ```
  *
@@ -51,7 +51,7 @@ export const CLOSE_INTERNAL = 1011;
  *
  * @example
  * ```ts
- * import { closeReason } from "@rfb/core";
+ * import { closeReason } from "@rfb/core/protocol";
  * console.log(new TextEncoder().encode(closeReason("中".repeat(100))).length <= 123); // true
  * ```
  */

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { packEnvelope, unpackEnvelope } from "@rfb/core";
+ * import { packEnvelope, unpackEnvelope } from "@rfb/core/protocol";
  * const bytes = packEnvelope({ type: "image_frame", seq: 1 }, new Uint8Array([1, 2]));
  * const { header, payload } = unpackEnvelope(bytes);
  * console.log(header.type, payload.length); // "image_frame" 2
@@ -59,7 +59,7 @@ const textDecoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
- * import { compactJson } from "@rfb/core";
+ * import { compactJson } from "@rfb/core/protocol";
  * compactJson({ type: "ack", seq: 3 }); // '{"type":"ack","seq":3}'
  * ```
  */
@@ -73,7 +73,7 @@ export function compactJson(value: Record<string, unknown>): string {
  *
  * @example
  * ```ts
- * import { packEnvelope } from "@rfb/core";
+ * import { packEnvelope } from "@rfb/core/protocol";
  * const msg = packEnvelope({ type: "image_frame", seq: 1 }, new Uint8Array(10));
  * console.log(msg.length); // 4 + header bytes + 10
  * ```
@@ -105,7 +105,7 @@ export interface Envelope {
  *
  * @example
  * ```ts
- * import { packEnvelope, unpackEnvelope } from "@rfb/core";
+ * import { packEnvelope, unpackEnvelope } from "@rfb/core/protocol";
  * const { header } = unpackEnvelope(packEnvelope({ type: "x" }, new Uint8Array()));
  * console.log(header.type); // "x"
  * ```
@@ -166,7 +166,7 @@ export interface ImageFrameFields {
  *
  * @example
  * ```ts
- * import { imageFrameHeader } from "@rfb/core";
+ * import { imageFrameHeader } from "@rfb/core/protocol";
  * imageFrameHeader({ seq: 1, timestampUs: 5, width: 2, height: 2, mime: "image/png" });
  * ```
  */
@@ -234,7 +234,7 @@ export interface VideoChunkFields {
  *
  * @example
  * ```ts
- * import { videoChunkHeader } from "@rfb/core";
+ * import { videoChunkHeader } from "@rfb/core/protocol";
  * videoChunkHeader({ seq: 1, timestampUs: 5, width: 64, height: 64, codec: "avc1.42C01F", keyframe: true });
  * ```
  */

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { validateEvent } from "@rfb/core";
+ * import { validateEvent } from "@rfb/core/protocol";
  * validateEvent({ type: "key_down", key: "a" }, 0); // { type: "key_down", key: "a", modifiers: [], timestamp: 0 }
  * ```
  *
@@ -196,7 +196,7 @@ function timestampField(o: Record<string, unknown>, now: number): number {
  *
  * @example
  * ```ts
- * import { validateEvent } from "@rfb/core";
+ * import { validateEvent } from "@rfb/core/protocol";
  * const ev = validateEvent({ type: "pointer_down", x: 3, y: 4, button: 1 }, 0);
  * if (typeof ev !== "string" && ev.type === "pointer_down") {
  *   console.log(ev.type, ev.buttons); // pointer_down []

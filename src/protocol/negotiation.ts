@@ -40,7 +40,7 @@ const IMAGE_FALLBACK: ImageFormat[] = ["jpeg", "png", "webp"];
  *
  * @example
  * ```ts
- * import { selectTransport } from "@rfb/core";
+ * import { selectTransport } from "@rfb/core/protocol";
  * selectTransport(["image/png"], { transport: "auto", imageFormat: "jpeg", h264Codec: null });
  * // { transport: "image", format: "png", mime: "image/png" }
  * ```

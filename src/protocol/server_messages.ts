@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { statsMessage } from "@rfb/core";
+ * import { statsMessage } from "@rfb/core/protocol";
  * statsMessage({ fps_sent: 60 }); // '{"type":"stats","fps_sent":60}'
  * ```
  *
@@ -27,7 +27,7 @@ export interface SetQualityMessage {
  *
  * @example
  * ```ts
- * import { setQualityMessage } from "@rfb/core";
+ * import { setQualityMessage } from "@rfb/core/protocol";
  * setQualityMessage({ bitrate: 1000000, fps: 30 }); // '{"type":"set_quality","bitrate":1000000,"fps":30}'
  * ```
  */
@@ -62,7 +62,7 @@ export interface ConfigMessage {
  *
  * @example
  * ```ts
- * import { configMessage } from "@rfb/core";
+ * import { configMessage } from "@rfb/core/protocol";
  * configMessage({ type: "config", transport: "image", width: 64, height: 48, coords: "frame-pixels" });
  * ```
  */
@@ -110,7 +110,7 @@ export interface StatsMessage {
  *
  * @example
  * ```ts
- * import { statsMessage } from "@rfb/core";
+ * import { statsMessage } from "@rfb/core/protocol";
  * statsMessage({ fps_sent: 60, dropped: 0 }); // '{"type":"stats","fps_sent":60,"dropped":0}'
  * ```
  */
