@@ -12,6 +12,12 @@
  * `no-toolbar`. The element fires the view's `status`, `config` and `stats`
  * events.
  *
+ * The element holds exactly one view while it is in a document, however it
+ * was made (parsed from HTML and upgraded, `createElement`, `innerHTML`) and
+ * however often it is moved; the view and its socket go when the element
+ * leaves the document, and attribute changes while it is out of a document
+ * only take effect when it comes back.
+ *
  * @module
  */
 
@@ -41,6 +47,8 @@ export class RfbViewElement extends Base {
 
   #viewer: RfbViewer | null = null;
   #view: RemoteFramebufferView | null = null;
+  /** Between `connectedCallback` and `disconnectedCallback`. */
+  #connected = false;
   #forward = (e: Event) => {
     this.dispatchEvent(
       new CustomEvent(e.type, { detail: (e as CustomEvent).detail }),
@@ -56,11 +64,14 @@ export class RfbViewElement extends Base {
   connectedCallback(): void {
     if (!this.style.display) this.style.display = "block";
     if (!this.style.position) this.style.position = "relative";
+    this.#connected = true;
+    this.#teardown(); // never two views, whatever called this before
     this.#build();
   }
 
-  /** Stop when removed. */
+  /** Stop when removed: the view, its worker and its socket go. */
   disconnectedCallback(): void {
+    this.#connected = false;
     this.#teardown();
   }
 
@@ -70,7 +81,10 @@ export class RfbViewElement extends Base {
     old: string | null,
     value: string | null,
   ): void {
-    if (!this.isConnected || old === value) return;
+    // An upgrade (an element parsed before the bundle defined it) calls this
+    // for each attribute before connectedCallback, and it is also called
+    // while the element is out of the document: connectedCallback builds.
+    if (!this.#connected || old === value) return;
     if (name === "fit" && this.#view && value) {
       this.#view.fit = value as FitMode;
       return;
