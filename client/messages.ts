@@ -22,7 +22,7 @@ export type ViewStatus =
 
 /** Live figures from the viewer side. */
 export interface ViewStats {
-  /** Frames displayed in the last second. */
+  /** Frames displayed in the last second (0 on a resting stream). */
   fps: number;
   /** Frames received but not displayed (superseded, undecodable or gated), in total. */
   dropped: number;
@@ -30,9 +30,14 @@ export interface ViewStats {
   serverDropped: number;
   /** Frames waiting to be decoded. */
   decodeQueue: number;
-  /** Publish → displayed, milliseconds (smoothed; needs the server on the same clock). */
-  latencyMs: number;
-  /** Bits received in the last second. */
+  /**
+   * Publish → displayed, milliseconds, smoothed over the new pictures shown
+   * (needs the server on the same clock); null when none was measured in the
+   * last second (a resting stream) or the server's stamps are not on this
+   * clock (negative, or more than a minute off).
+   */
+  latencyMs: number | null;
+  /** Bits received in the last second (0 on a resting stream). */
   bitrateBps: number;
   /** The negotiated transport, or null. */
   transport: Transport | null;
@@ -60,7 +65,11 @@ export interface FrameInfo {
   decodedAt: number;
   /** When it was drawn, milliseconds since the epoch (this machine's clock). */
   displayedAt: number;
-  /** displayedAt - publish time, ms (meaningful when both clocks agree, e.g. same host). */
+  /**
+   * displayedAt - publish time, ms (meaningful when both clocks agree, e.g.
+   * same host); null without a stamp or when the stamp cannot be on this
+   * clock (negative, or more than a minute off).
+   */
   latencyMs: number | null;
 }
 
@@ -112,7 +121,14 @@ export type ToWorker =
 
 /** Worker → main thread. */
 export type FromWorker =
-  | { type: "status"; status: ViewStatus; code?: number; reason?: string }
+  | {
+    type: "status";
+    status: ViewStatus;
+    code?: number;
+    reason?: string;
+    /** For `closed`: the worker reconnects in this many ms. */
+    retryMs?: number;
+  }
   | { type: "config"; config: ConfigMessage }
   | { type: "stats"; stats: ViewStats }
   | { type: "frame"; frame: FrameInfo }

@@ -59,6 +59,11 @@ export interface StatusDetail {
   code?: number;
   /** The close reason or error text. */
   reason?: string;
+  /**
+   * For `closed`: the view reconnects by itself in this many milliseconds
+   * (absent when it will not: a final close code, `reconnect: false`).
+   */
+  retryMs?: number;
 }
 
 const MODS: ReadonlyArray<[keyof KeyboardEvent & keyof MouseEvent, Modifier]> =
@@ -119,6 +124,7 @@ export class RemoteFramebufferView extends EventTarget {
   #fit: FitMode;
   #background: string;
   #status: ViewStatus = "connecting";
+  #transport: "auto" | Transport;
   #config: ConfigMessage | null = null;
   #stats: ViewStats | null = null;
   #coalescer: InputCoalescer;
@@ -148,6 +154,7 @@ export class RemoteFramebufferView extends EventTarget {
     }
     this.element = element;
     this.#fit = fit;
+    this.#transport = options.transport ?? "auto";
     this.#background = options.background ??
       (getComputedStyle(element).getPropertyValue("--rfb-bg").trim() || "#000");
     const canvas = document.createElement("canvas");
@@ -224,8 +231,20 @@ export class RemoteFramebufferView extends EventTarget {
     this.#relayout();
   }
 
-  /** Ask the server for another transport (it renegotiates without a reload). */
+  /**
+   * The transport this view asks for (`options.transport`, then the last
+   * `setTransport()`); the one in use is `config.transport`.
+   */
+  get requestedTransport(): "auto" | Transport {
+    return this.#transport;
+  }
+
+  /**
+   * Ask the server for another transport (it renegotiates without a reload
+   * and sends a new `config`).
+   */
   setTransport(transport: "auto" | Transport): void {
+    this.#transport = transport;
     this.#post({ type: "transport", transport });
   }
 
@@ -291,6 +310,7 @@ export class RemoteFramebufferView extends EventTarget {
           status: msg.status,
           code: msg.code,
           reason: msg.reason,
+          retryMs: msg.retryMs,
         });
         break;
       case "config":

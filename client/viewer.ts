@@ -6,11 +6,15 @@
  * `--rfb-bg`, `--rfb-fg`, `--rfb-accent`, `--rfb-panel`, `--rfb-ok`,
  * `--rfb-warn`, `--rfb-bad`, `--rfb-font`, `--rfb-radius`.
  *
+ * On a small viewer (under 400×260 CSS px, a phone's width) the HUD starts
+ * collapsed, whatever `hud` says, until the Stats button or `showHud()`
+ * decides; open, it never covers the status bar and toolbar.
+ *
  * @module
  */
 
-import type { Transport } from "../src/protocol.ts";
-import type { ViewStats, ViewStatus } from "./messages.ts";
+import type { ConfigMessage, Transport } from "../src/protocol.ts";
+import type { ViewStats } from "./messages.ts";
 import {
   RemoteFramebufferView,
   type StatusDetail,
@@ -60,7 +64,7 @@ font:inherit;font-weight:500;white-space:nowrap}
 .rfb-viewer .rfb-toolbar button[aria-pressed=true]{background:rgba(255,255,255,.1);box-shadow:inset 0 -2px 0 var(--_accent)}
 .rfb-viewer .rfb-hud{position:absolute;bottom:8px;left:8px;border-radius:var(--_radius);padding:6px 9px;margin:0;
 font:11px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre;pointer-events:none;
-max-width:calc(100% - 16px);overflow:hidden}
+max-width:calc(100% - 16px);max-height:calc(100% - 22px - var(--_top-h,26px));overflow:hidden}
 .rfb-viewer .rfb-hud[hidden]{display:none}
 `;
 
@@ -83,7 +87,7 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-const STATUS_TEXT: Record<ViewStatus, string> = {
+const STATUS_TEXT: Record<StatusDetail["status"], string> = {
   connecting: "connecting…",
   open: "connected",
   negotiated: "live",
@@ -91,9 +95,28 @@ const STATUS_TEXT: Record<ViewStatus, string> = {
   error: "error",
 };
 
+/** Below either size the HUD starts collapsed (CSS px). */
+const SMALL_WIDTH = 400;
+const SMALL_HEIGHT = 260;
+
+/** What nothing measured in the window reads as. */
+const NONE = "—";
+
 function rate(bps: number): string {
+  if (bps <= 0) return NONE;
   if (bps >= 1e6) return `${(bps / 1e6).toFixed(1)} Mbit/s`;
   return `${(bps / 1e3).toFixed(0)} kbit/s`;
+}
+
+/** The transport's name, as the toolbar and the demo show it. */
+function transportName(t: "auto" | Transport): string {
+  return t === "webcodecs" ? "H.264" : t === "image" ? "Image" : "Auto";
+}
+
+/** The format within the transport: `JPEG`, `PNG`, `WEBP`, or the codec string. */
+function formatName(c: ConfigMessage): string | null {
+  if (c.transport === "webcodecs") return c.codec ?? null;
+  return c.mime ? c.mime.replace(/^image\//, "").toUpperCase() : null;
 }
 
 /**
@@ -121,7 +144,14 @@ export class RfbViewer {
   #hudButton: HTMLButtonElement | null = null;
   #transportButton: HTMLButtonElement | null = null;
   #title: string;
-  #wanted: "auto" | Transport;
+  /** Whether the caller asked for the HUD (`hud`). */
+  #hudWanted: boolean;
+  /** Until someone toggles the HUD, its size decides (collapsed when small). */
+  #hudAuto = true;
+  #lastStats: ViewStats | null = null;
+  /** A dropped connection is being retried. */
+  #retrying = false;
+  #resize: ResizeObserver;
 
   /** Build the viewer in `element` and connect. */
   constructor(element: HTMLElement, options: ViewerOptions) {
@@ -137,7 +167,7 @@ export class RfbViewer {
     this.#title = options.title ??
       (new URL(options.url, location.href).pathname.replace(/\W+/g, "-")
         .replace(/^-|-$/g, "") || "rfb");
-    this.#wanted = options.transport ?? "auto";
+    this.#hudWanted = options.hud === true;
 
     const top = el("div", "rfb-top", this.root);
     const group = el("div", "rfb-group", top);
@@ -149,9 +179,13 @@ export class RfbViewer {
     this.#badge.hidden = true;
     this.#badge.title = "publish → displayed latency";
     this.#hud = el("pre", "rfb-hud", this.root);
-    this.#hud.hidden = !options.hud;
+    this.#hud.hidden = !this.#hudWanted;
     this.#hud.textContent = "waiting for stats…";
     if (options.toolbar !== false) this.#toolbar(top);
+    this.#fitChrome(top);
+    this.#resize = new ResizeObserver(() => this.#fitChrome(top));
+    this.#resize.observe(this.root);
+    this.#resize.observe(top);
 
     this.#setStatus({ status: this.view.status });
     this.view.addEventListener(
@@ -165,10 +199,28 @@ export class RfbViewer {
     this.view.addEventListener("config", () => this.#updateTransportButton());
   }
 
-  /** Show or hide the stats HUD. */
+  /**
+   * The HUD keeps clear of the top bar (however it wraps), and starts
+   * collapsed on a small viewer.
+   */
+  #fitChrome(top: HTMLElement): void {
+    this.root.style.setProperty("--_top-h", `${top.offsetHeight}px`);
+    const { width, height } = this.root.getBoundingClientRect();
+    const small = width > 0 && (width < SMALL_WIDTH || height < SMALL_HEIGHT);
+    this.root.dataset.small = String(small);
+    if (this.#hudAuto) this.#showHud(this.#hudWanted && !small);
+  }
+
+  /** Show or hide the stats HUD (from then on, whatever the viewer's size). */
   showHud(show: boolean): void {
+    this.#hudAuto = false;
+    this.#showHud(show);
+  }
+
+  #showHud(show: boolean): void {
     this.#hud.hidden = !show;
     this.#hudButton?.setAttribute("aria-pressed", String(show));
+    if (show && this.#lastStats) this.#setStats(this.#lastStats);
   }
 
   /** Save the current frame as a PNG download. */
@@ -192,6 +244,7 @@ export class RfbViewer {
 
   /** Remove the viewer and close its view. */
   dispose(): void {
+    this.#resize.disconnect();
     this.view.dispose();
     this.root.remove();
   }
@@ -199,12 +252,12 @@ export class RfbViewer {
   #toolbar(parent: HTMLElement): void {
     const bar = el("div", "rfb-toolbar", parent);
     bar.setAttribute("role", "toolbar");
+    // The visible label is the accessible name; the title describes.
     const button = (label: string, title: string, onClick: () => void) => {
       const b = el("button", "rfb-button", bar);
       b.type = "button";
       b.textContent = label;
       b.title = title;
-      b.setAttribute("aria-label", title);
       b.addEventListener("click", onClick);
       return b;
     };
@@ -214,15 +267,12 @@ export class RfbViewer {
       () => this.showHud(this.#hud.hidden === true),
     );
     this.#hudButton.setAttribute("aria-pressed", String(!this.#hud.hidden));
-    this.#transportButton = button(
-      "Image",
-      "Switch between image and H.264 transport",
-      () => {
-        const now = this.view.config?.transport ?? "image";
-        this.#wanted = now === "image" ? "webcodecs" : "image";
-        this.view.setTransport(this.#wanted);
-      },
-    );
+    this.#transportButton = button("", "", () => {
+      const now = this.view.config?.transport ??
+        (this.view.requestedTransport === "webcodecs" ? "webcodecs" : "image");
+      this.view.setTransport(now === "image" ? "webcodecs" : "image");
+      this.#updateTransportButton();
+    });
     button("Screenshot", "Save the current frame as PNG", () => {
       this.downloadScreenshot().catch(() => {});
     });
@@ -232,38 +282,67 @@ export class RfbViewer {
     this.#updateTransportButton();
   }
 
+  /**
+   * The transport button names the transport in use, "Image" or "H.264"
+   * (the format is in its title); before the server has said, the one
+   * asked for ("Auto" when the server chooses).
+   */
   #updateTransportButton(): void {
     const b = this.#transportButton;
     if (!b) return;
     const c = this.view.config;
-    b.textContent = c?.transport === "webcodecs"
-      ? "H.264"
-      : ((typeof c?.mime === "string"
-        ? c.mime.replace("image/", "").toUpperCase()
-        : undefined) ?? "Image");
+    const name = transportName(c?.transport ?? this.view.requestedTransport);
+    const format = c ? formatName(c) : null;
+    const other = (c?.transport ?? this.view.requestedTransport) === "webcodecs"
+      ? "images"
+      : "H.264";
+    b.textContent = name;
+    b.title = `Transport: ${
+      c ? `${name}${format ? ` (${format})` : ""}` : `${name}, when connected`
+    }. Click for ${other}`;
   }
 
   #setStatus(d: StatusDetail): void {
-    this.#pill.dataset.status = d.status;
-    let text = STATUS_TEXT[d.status];
-    if (d.status === "closed" && d.code) {
-      text += ` (${d.code}${d.reason ? `: ${d.reason}` : ""})`;
+    // A drop the view retries reads "reconnecting…" until it is live again
+    // or gives up; its code goes in the title.
+    if (d.status === "closed") this.#retrying = d.retryMs !== undefined;
+    else if (d.status === "negotiated") this.#retrying = false;
+    const why = d.code
+      ? `${d.code}${d.reason ? `: ${d.reason}` : ""}`
+      : (d.reason ?? "");
+    if (this.#retrying) {
+      this.#pill.dataset.status = "reconnecting";
+      this.#pillText.textContent = "reconnecting…";
+      if (d.status === "closed") {
+        this.#pill.title = `The connection dropped${
+          why ? ` (${why})` : ""
+        }; reconnecting`;
+      }
+    } else {
+      this.#pill.dataset.status = d.status;
+      this.#pillText.textContent = STATUS_TEXT[d.status] +
+        (d.status === "closed" && d.code ? ` (${why})` : "");
+      this.#pill.title = why;
     }
-    this.#pillText.textContent = text;
     if (d.status !== "negotiated") this.#badge.hidden = true;
   }
 
   #setStats(s: ViewStats): void {
-    if (s.frames > 0 && s.latencyMs > 0 && this.view.status === "negotiated") {
-      const ms = Math.round(s.latencyMs);
+    this.#lastStats = s;
+    const ms = s.latencyMs === null ? null : Math.round(s.latencyMs);
+    if (ms !== null && ms > 0 && this.view.status === "negotiated") {
       this.#badge.hidden = false;
       this.#badge.textContent = `${ms} ms`;
       this.#badge.dataset.level = ms <= 33 ? "ok" : ms <= 100 ? "warn" : "bad";
+    } else {
+      this.#badge.hidden = true; // nothing measured this second
     }
     if (this.#hud.hidden) return;
     const lines = [
-      `fps        ${s.fps}`,
-      `latency    ${s.latencyMs.toFixed(1)} ms`,
+      `fps        ${s.fps > 0 ? s.fps : NONE}`,
+      `latency    ${
+        s.latencyMs === null ? NONE : `${s.latencyMs.toFixed(1)} ms`
+      }`,
       `bitrate    ${rate(s.bitrateBps)}`,
       `dropped    ${s.dropped}${
         s.server ? ` (server ${s.serverDropped})` : ""

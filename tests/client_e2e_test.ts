@@ -751,7 +751,7 @@ Deno.test({
       // The toolbar's button downloads the same.
       const [download] = await Promise.all([
         page.waitForEvent("download"),
-        page.getByRole("button", { name: "Save the current frame as PNG" })
+        page.getByRole("button", { name: "Screenshot" })
           .click(),
       ]);
       assert.match(download.suggestedFilename(), /\.png$/);

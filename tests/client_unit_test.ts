@@ -1,6 +1,7 @@
 // The browser client's pure logic, without a browser: where the frame sits in
 // the view and how page points map to frame pixels (every fit mode, both
-// pixel ratios), the input coalescer, the keyframe gate and the stall watchdog.
+// pixel ratios), the input coalescer, the keyframe gate and the stall watchdog,
+// and the view's figures (fps, bitrate, latency and when there are none).
 
 import assert from "node:assert/strict";
 import {
@@ -12,6 +13,7 @@ import {
 } from "../client/mapping.ts";
 import { InputCoalescer } from "../client/coalesce.ts";
 import { KeyframeGate, StallWatchdog } from "../client/gate.ts";
+import { Figures, latencyOf } from "../client/worker/figures.ts";
 import type { InputEvent, WheelEvent } from "../src/protocol.ts";
 
 function layout(
@@ -514,4 +516,97 @@ Deno.test("ImageDecode: images abandoned by the stall watchdog are dropped and a
   assert.deepEqual(acks[2], [3, true]);
   assert.equal(drawn, 1);
   assert.equal(images.pending, 0);
+});
+
+// --- Figures -----------------------------------------------------------------
+
+const NO_CONTEXT = { queued: 0, gateDropped: 0, config: null };
+
+/** A stamp `ago` ms before page time `now` (µs since the epoch, as servers send). */
+function stampAgo(now: number, ago: number): number {
+  return (performance.timeOrigin + now - ago) * 1000;
+}
+
+Deno.test("latencyOf: epoch stamps give the latency; stamps off this clock give none", () => {
+  const now = Date.now();
+  assert.equal(latencyOf((now - 12) * 1000, now), 12);
+  assert.equal(latencyOf((now + 3) * 1000, now), -3, "a little skew is kept");
+  // pdum.rfb stamps frames with time since its start: 56 years of latency.
+  assert.equal(latencyOf(12.5, now), null);
+  assert.equal(latencyOf(12.5e6, now), null);
+  assert.equal(latencyOf(-1, now), null, "negative");
+  assert.equal(latencyOf(NaN, now), null);
+  assert.equal(latencyOf((now - 61_000) * 1000, now), null, "a minute off");
+  assert.equal(latencyOf((now + 61_000) * 1000, now), null, "a minute ahead");
+  assert.equal(latencyOf((now - 59_000) * 1000, now), 59_000);
+});
+
+Deno.test("Figures: a moving stream has fps, bitrate and a smoothed latency", () => {
+  const f = new Figures();
+  f.configured();
+  let now = 1000;
+  for (let i = 1; i <= 10; i++, now += 50) {
+    f.received(now, 1000);
+    const frame = f.displayed(now, i, stampAgo(now, 20), now, now);
+    // The first picture after a config is shown but not measured.
+    if (i > 1) assert.ok(Math.abs(frame.latencyMs! - 20) < 1e-6);
+  }
+  const s = f.stats(now, NO_CONTEXT);
+  assert.equal(s.fps, 10);
+  assert.equal(s.bitrateBps, 10 * 1000 * 8);
+  assert.ok(Math.abs(s.latencyMs! - 20) < 1e-6, `latency ${s.latencyMs}`);
+  assert.equal(s.frames, 10);
+});
+
+Deno.test("Figures: a resting stream (nothing new in the last second) has no fps, bitrate or latency", () => {
+  const f = new Figures();
+  f.configured();
+  // Joining a resting stream: one picture, published long ago.
+  f.received(0, 5000);
+  f.displayed(0, 1, stampAgo(0, 30_000), 0, 0);
+  let s = f.stats(400, NO_CONTEXT);
+  assert.equal(s.latencyMs, null, "the first picture is not measured");
+  s = f.stats(1500, NO_CONTEXT);
+  assert.deepEqual([s.fps, s.bitrateBps, s.latencyMs], [0, 0, null]);
+  // It moves for a moment, then rests again.
+  for (let i = 2, now = 2000; i < 6; i++, now += 40) {
+    f.received(now, 1000);
+    f.displayed(now, i, stampAgo(now, 8), now, now);
+  }
+  s = f.stats(2200, NO_CONTEXT);
+  assert.ok(s.fps > 0 && s.bitrateBps > 0 && s.latencyMs !== null);
+  s = f.stats(3500, NO_CONTEXT);
+  assert.deepEqual([s.fps, s.bitrateBps, s.latencyMs], [0, 0, null]);
+  // The same picture sent again (a still) is not a new measure.
+  f.displayed(3600, 6, stampAgo(2120, 8), 3600, 3600);
+  assert.equal(f.stats(3700, NO_CONTEXT).latencyMs, null);
+  assert.equal(f.stats(3700, NO_CONTEXT).fps, 1);
+});
+
+Deno.test("Figures: a server whose stamps are seconds since its start reports no latency", () => {
+  const f = new Figures();
+  f.configured();
+  const frames = [];
+  for (let i = 1, now = 0; i <= 20; i++, now += 50) {
+    f.received(now, 800);
+    // pdum.rfb: time since the server started, in µs.
+    frames.push(f.displayed(now, i, 3_000_000 + i * 50_000, now, now));
+  }
+  assert.ok(frames.every((fr) => fr.latencyMs === null));
+  const s = f.stats(1000, NO_CONTEXT);
+  assert.equal(s.latencyMs, null);
+  assert.equal(s.fps, 20, "frames still count");
+});
+
+Deno.test("Figures: after a quiet second the latency starts again from the next frame", () => {
+  const f = new Figures();
+  f.configured();
+  f.displayed(0, 1, stampAgo(0, 500), 0, 0); // first: not measured
+  for (let i = 2, now = 10; i < 30; i++, now += 10) {
+    f.displayed(now, i, stampAgo(now, 500), now, now);
+  }
+  assert.ok(Math.abs(f.stats(300, NO_CONTEXT).latencyMs! - 500) < 1e-6);
+  // Two seconds later, a fast frame: not averaged with the old 500 ms.
+  f.displayed(2300, 30, stampAgo(2300, 10), 2300, 2300);
+  assert.ok(Math.abs(f.stats(2300, NO_CONTEXT).latencyMs! - 10) < 1e-6);
 });

@@ -19,9 +19,38 @@ export interface StatsContext {
   config: ConfigMessage | null;
 }
 
+/** The window fps, bitrate and latency are measured over, ms. */
+const WINDOW_MS = 1000;
+/** A stamp further than this from the page's clock is not on it, ms. */
+const MAX_SKEW_MS = 60_000;
+
+/**
+ * The publish → display latency of a frame stamped `stampUs` (microseconds
+ * since the epoch on the server's clock) and shown at `displayedAt` (ms since
+ * the epoch on this machine's), or null when the stamp cannot be on this
+ * clock: negative, not finite, or more than a minute off (a server that
+ * stamps frames with seconds since its start, as pdum.rfb does, would
+ * otherwise read as 56 years of latency). A small negative latency is kept:
+ * it is two machines' clocks disagreeing a little.
+ *
+ * @example
+ * ```ts
+ * import { latencyOf } from "./figures.ts";
+ * latencyOf(1_700_000_000_000_000, 1_700_000_000_012); // 12
+ * latencyOf(12.5, 1_700_000_000_012); // null: seconds since a start
+ * ```
+ */
+export function latencyOf(stampUs: number, displayedAt: number): number | null {
+  if (!Number.isFinite(stampUs) || stampUs < 0) return null;
+  const ms = displayedAt - stampUs / 1000;
+  return Math.abs(ms) <= MAX_SKEW_MS ? ms : null;
+}
+
 /**
  * Counters and one-second windows for the view's stats. Times are
- * `performance.now()` milliseconds.
+ * `performance.now()` milliseconds. The latency is smoothed over the frames
+ * measured, and null in a second with none (a resting stream, or stamps
+ * that are not on this clock).
  *
  * @example
  * ```ts
@@ -29,13 +58,18 @@ export interface StatsContext {
  * const figures = new Figures();
  * figures.received(0, 1000);
  * figures.displayed(5, 1, null, 0, 2);
- * figures.stats(10, { queued: 0, gateDropped: 0, config: null }).fps; // 1
+ * const stats = figures.stats(10, { queued: 0, gateDropped: 0, config: null });
+ * stats.fps; // 1
+ * stats.latencyMs; // null: the frame had no stamp
  * ```
  */
 export class Figures {
   #dropped = 0;
   #frames = 0;
-  #latencyMs = 0;
+  /** Smoothed latency, ms, or null before the first measure. */
+  #latencyMs: number | null = null;
+  /** When the latency was last measured (`performance.now()` ms). */
+  #latencyAt = -Infinity;
   #lastStamp = 0;
   #firstAfterConfig = true;
   #server: StatsMessage | null = null;
@@ -73,21 +107,22 @@ export class Figures {
     this.#frames++;
     this.#shown.push(now);
     const at = performance.timeOrigin + now;
-    let lat: number | null = null;
-    // Latency is publish → display of new pictures: not of a resting frame
-    // sent again (a still, a keyframe for someone else) nor of the picture a
-    // viewer is first shown on joining, whose publish time may be long ago.
+    const lat = stampUs === null ? null : latencyOf(stampUs, at);
+    // The smoothed latency is publish → display of new pictures: not of a
+    // resting frame sent again (a still, a keyframe for someone else) nor of
+    // the picture a viewer is first shown on joining, whose publish time may
+    // be long ago.
     const fresh = stampUs !== null && stampUs > this.#lastStamp &&
       !this.#firstAfterConfig;
     this.#firstAfterConfig = false;
     if (stampUs !== null) this.#lastStamp = Math.max(this.#lastStamp, stampUs);
-    if (fresh && stampUs !== null) {
-      lat = at - stampUs / 1000;
-      if (lat > -1000 && lat < 60_000) {
-        this.#latencyMs = this.#latencyMs === 0
-          ? lat
-          : this.#latencyMs * 0.8 + lat * 0.2;
-      }
+    if (fresh && lat !== null) {
+      // After a quiet second the average starts again from this frame.
+      this.#latencyMs = this.#latencyMs === null ||
+          now - this.#latencyAt > WINDOW_MS
+        ? lat
+        : this.#latencyMs * 0.8 + lat * 0.2;
+      this.#latencyAt = now;
     }
     return {
       seq,
@@ -102,15 +137,17 @@ export class Figures {
   /** The figures at `now`, over the last second. */
   stats(now: number, ctx: StatsContext): ViewStats {
     const shown = this.#shown, received = this.#received;
-    while (shown.length && shown[0] < now - 1000) shown.shift();
-    while (received.length && received[0][0] < now - 1000) received.shift();
+    while (shown.length && shown[0] < now - WINDOW_MS) shown.shift();
+    while (received.length && received[0][0] < now - WINDOW_MS) {
+      received.shift();
+    }
     const config = ctx.config;
     return {
       fps: shown.length,
       dropped: this.#dropped + ctx.gateDropped,
       serverDropped: this.#server?.dropped ?? 0,
       decodeQueue: ctx.queued,
-      latencyMs: this.#latencyMs,
+      latencyMs: now - this.#latencyAt <= WINDOW_MS ? this.#latencyMs : null,
       bitrateBps: received.reduce((a, [, b]) => a + b, 0) * 8,
       transport: config?.transport ?? null,
       format: config ? (config.codec ?? config.mime ?? null) : null,

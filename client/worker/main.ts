@@ -104,9 +104,9 @@ class ViewWorker {
     this.#images = new ImageDecode(decode);
     this.#video = new VideoDecode(decode, this.#gate);
     const socket: SocketHooks = {
-      status: (status, code, reason) => {
+      status: (status, code, reason, retryMs) => {
         if (status === "closed") this.#config = null;
-        this.#status(status, code, reason);
+        this.#post({ type: "status", status, code, reason, retryMs });
       },
       open: () => {
         this.#hello();

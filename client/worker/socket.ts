@@ -16,9 +16,9 @@ import {
   type ClientMessage,
   CLOSE_AUTH_FAILED,
   CLOSE_INVALID_DATA,
-  CLOSE_TOO_BIG,
   CLOSE_NORMAL,
   CLOSE_POLICY,
+  CLOSE_TOO_BIG,
   CLOSE_UNKNOWN_STREAM,
   CLOSE_UNSUPPORTED,
   type HelloMessage,
@@ -42,8 +42,16 @@ const BACKOFF_MAX_MS = 5000;
 
 /** What the socket reports to the worker. */
 export interface SocketHooks {
-  /** The connection's state changed (`code` and `reason` come with `closed`). */
-  status(status: ViewStatus, code?: number, reason?: string): void;
+  /**
+   * The connection's state changed (`code` and `reason` come with `closed`,
+   * and `retryMs` when it will reconnect by itself that much later).
+   */
+  status(
+    status: ViewStatus,
+    code?: number,
+    reason?: string,
+    retryMs?: number,
+  ): void;
   /** The socket opened: time to say hello. */
   open(): void;
   /** A text message arrived. */
@@ -190,14 +198,14 @@ export class ServerSocket {
     socket.onclose = (e) => {
       if (this.#ws !== socket) return;
       this.#ws = null;
-      hooks.status("closed", e.code, e.reason);
-      if (this.#disposed || !this.#reconnect || FINAL_CODES.has(e.code)) return;
-      const jitter = 1 + Math.random() * 0.2;
-      this.#retryTimer = setTimeout(
-        () => this.connect(),
-        this.#backoff * jitter,
-      );
+      if (this.#disposed || !this.#reconnect || FINAL_CODES.has(e.code)) {
+        hooks.status("closed", e.code, e.reason);
+        return;
+      }
+      const delay = Math.round(this.#backoff * (1 + Math.random() * 0.2));
+      this.#retryTimer = setTimeout(() => this.connect(), delay);
       this.#backoff = Math.min(this.#backoff * 2, BACKOFF_MAX_MS);
+      hooks.status("closed", e.code, e.reason, delay);
     };
   }
 

@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
 /**
  * A live chart of a view's frame rate, bitrate and latency (the last 60
- * samples, two a second), drawn as SVG.
+ * samples, two a second), drawn as SVG. A second with nothing measured (a
+ * resting stream: no frames, no latency) reads "—" and leaves a gap.
  *
  * @module
  */
@@ -22,16 +23,22 @@ interface Series {
   label: string;
   unit: string;
   color: string;
-  pick: (s: ViewStats) => number;
+  /** The value, or null when nothing was measured. */
+  pick: (s: ViewStats) => number | null;
 }
 
 const SERIES: Series[] = [
-  { label: "fps", unit: "", color: "var(--ok)", pick: (s) => s.fps },
+  {
+    label: "fps",
+    unit: "",
+    color: "var(--ok)",
+    pick: (s) => s.fps > 0 ? s.fps : null,
+  },
   {
     label: "bitrate",
     unit: " Mbit/s",
     color: "var(--accent)",
-    pick: (s) => s.bitrateBps / 1e6,
+    pick: (s) => s.bitrateBps > 0 ? s.bitrateBps / 1e6 : null,
   },
   {
     label: "latency",
@@ -41,11 +48,29 @@ const SERIES: Series[] = [
   },
 ];
 
-function Spark({ values, color }: { values: number[]; color: string }) {
-  const max = Math.max(1e-9, ...values) * 1.15;
-  const pts = values.map((v, i) =>
-    `${((N - values.length + i) / (N - 1)) * 300},${60 - (v / max) * 56}`
-  ).join(" ");
+/** The transport and format, named as the viewer's toolbar names them. */
+function transportName(s: ViewStats): string {
+  if (s.transport === "webcodecs") return `H.264 ${s.format ?? ""}`.trim();
+  if (s.transport !== "image") return "—";
+  return `Image ${s.format?.replace(/^image\//, "").toUpperCase() ?? ""}`
+    .trim();
+}
+
+function Spark(
+  { values, color }: { values: Array<number | null>; color: string },
+) {
+  const max = Math.max(1e-9, ...values.map((v) => v ?? 0)) * 1.15;
+  // One line per run of measured samples.
+  const runs: string[][] = [[]];
+  values.forEach((v, i) => {
+    if (v === null) {
+      if (runs[runs.length - 1].length) runs.push([]);
+      return;
+    }
+    runs[runs.length - 1].push(
+      `${((N - values.length + i) / (N - 1)) * 300},${60 - (v / max) * 56}`,
+    );
+  });
   return (
     <svg
       viewBox="0 0 300 60"
@@ -53,15 +78,23 @@ function Spark({ values, color }: { values: number[]; color: string }) {
       class="spark"
       aria-hidden="true"
     >
-      <polyline
-        points={pts}
-        fill="none"
-        stroke={color}
-        stroke-width="2"
-        vector-effect="non-scaling-stroke"
-      />
+      {runs.filter((r) => r.length).map((r, i) => (
+        <polyline
+          key={i}
+          points={r.join(" ")}
+          fill="none"
+          stroke={color}
+          stroke-width="2"
+          vector-effect="non-scaling-stroke"
+        />
+      ))}
     </svg>
   );
+}
+
+function shown(value: number | null, series: Series): string {
+  if (value === null) return "—";
+  return `${value.toFixed(series.label === "fps" ? 0 : 1)}${series.unit}`;
 }
 
 /** Live charts for one stream's view. */
@@ -85,9 +118,7 @@ export function StatsChart({ stream }: StatsChartProps) {
           <div class="chart-head">
             <span>{s.label}</span>
             <strong data-series={s.label}>
-              {last
-                ? `${s.pick(last).toFixed(s.label === "fps" ? 0 : 1)}${s.unit}`
-                : "–"}
+              {last ? shown(s.pick(last), s) : "—"}
             </strong>
           </div>
           <Spark values={history.map(s.pick)} color={s.color} />
@@ -95,8 +126,8 @@ export function StatsChart({ stream }: StatsChartProps) {
       ))}
       {last && (
         <p class="muted">
-          {last.transport ?? "—"} {last.format ?? ""} ·{" "}
-          {last.width}×{last.height} · dropped {last.dropped}
+          {transportName(last)} · {last.width}×{last.height} · dropped{" "}
+          {last.dropped}
           {last.server?.target_bitrate
             ? ` · target ${
               (last.server.target_bitrate / 1e6).toFixed(1)
