@@ -1,9 +1,16 @@
-// The example notebook, executed by Deno's Jupyter kernel (driven headlessly with Debian's
-// python3-jupyter-client, cell by cell): its outputs hold viewers pointing at a stream that is live.
+// Notebooks. The example notebook, executed by Deno's Jupyter kernel (driven headlessly with
+// Debian's python3-jupyter-client, cell by cell): its outputs hold viewers pointing at a stream
+// that is live. widget()'s baseUrl: the client and the socket go through it, on the page's
+// origin; in Chromium, the widget's HTML on a page behind a path-prefix proxy on another port
+// (as jupyter-server-proxy serves a notebook's ports) shows the frames.
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { TestViewer } from "./_viewer.ts";
+import { notebookBundle, serve, widget } from "../mod.ts";
+import { viewerUrls } from "../src/_notebook_urls.ts";
+import { browserMissing, launch, screenPixels } from "./_browser.ts";
+import { startPathProxy } from "./_path_proxy.ts";
+import { near, pixelAt, solid, TestViewer, until } from "./_viewer.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const PY = "/usr/bin/python3";
@@ -103,6 +110,229 @@ Deno.test({
       await lines.cancel().catch(() => {});
       await child.stderr.cancel().catch(() => {});
       await child.status;
+    }
+  },
+});
+
+Deno.test("notebook: viewerUrls: through baseUrl on the page's origin (wss: under https), else the display's port", () => {
+  const lab = {
+    protocol: "http:",
+    hostname: "localhost",
+    href: "http://localhost:8888/lab/tree/demo.ipynb",
+  };
+  const hub = {
+    protocol: "https:",
+    hostname: "hub.example",
+    href: "https://hub.example/user/ann/lab/tree/demo.ipynb",
+  };
+  const webview = {
+    protocol: "vscode-webview:",
+    hostname: "0a1b2c",
+    href: "vscode-webview://0a1b2c/index.html",
+  };
+  assert.deepEqual(viewerUrls("/proxy/8765/", "", 8765, lab), {
+    client: "http://localhost:8888/proxy/8765/rfb-client.js",
+    socket: "ws://localhost:8888/proxy/8765/",
+  });
+  assert.deepEqual(viewerUrls("/user/ann/proxy/8765/", "cam%201", 8765, hub), {
+    client: "https://hub.example/user/ann/proxy/8765/rfb-client.js",
+    socket: "wss://hub.example/user/ann/proxy/8765/cam%201",
+  });
+  assert.deepEqual(viewerUrls("https://apps.example/rfb/", "", 0, webview), {
+    client: "https://apps.example/rfb/rfb-client.js",
+    socket: "wss://apps.example/rfb/",
+  });
+  // The default, as before: the display's own port on the page's host name.
+  assert.deepEqual(viewerUrls(null, "cam", 8765, lab), {
+    client: "http://localhost:8765/rfb-client.js",
+    socket: "ws://localhost:8765/cam",
+  });
+  assert.deepEqual(
+    viewerUrls(null, "", 8765, { protocol: "file:", hostname: "", href: "" }),
+    {
+      client: "http://127.0.0.1:8765/rfb-client.js",
+      socket: "ws://127.0.0.1:8765/",
+    },
+  );
+});
+
+/** The config object and the URL function a bundle's script runs, run against `page`. */
+function scriptUrls(
+  html: string,
+  page: { protocol: string; hostname: string; href: string },
+): { client: string; socket: string } {
+  const script = html.match(/<script type="module">([\s\S]*?)<\/script>/)![1];
+  const prelude = script.slice(0, script.indexOf("const el ="));
+  return new Function("location", `${prelude}; return urls;`)(page);
+}
+
+Deno.test("notebook: widget() with baseUrl gives HTML whose client and socket URLs go through it", () => {
+  const display = {
+    name: "default",
+    width: 320,
+    height: 180,
+    url: "http://127.0.0.1:8765/",
+  };
+  const hub = {
+    protocol: "https:",
+    hostname: "hub.example",
+    href: "https://hub.example/user/ann/lab",
+  };
+  const bundle = notebookBundle(display, { baseUrl: "/user/ann/proxy/8765" });
+  const html = bundle["text/html"];
+  assert.match(html, /data-rfb-base="\/user\/ann\/proxy\/8765\/"/);
+  assert.deepEqual(scriptUrls(html, hub), {
+    client: "https://hub.example/user/ann/proxy/8765/rfb-client.js",
+    socket: "wss://hub.example/user/ann/proxy/8765/",
+  });
+  assert.match(
+    bundle["text/plain"],
+    /viewed through \/user\/ann\/proxy\/8765\/$/,
+  );
+  // Without baseUrl: today's URLs, from the display's port.
+  assert.deepEqual(scriptUrls(notebookBundle(display)["text/html"], hub), {
+    client: "http://hub.example:8765/rfb-client.js",
+    socket: "ws://hub.example:8765/",
+  });
+  // A display no listener of ours serves (mounted with handler()) shows through baseUrl.
+  const mounted = { name: "cam 1", width: 64, height: 48, url: null };
+  assert.deepEqual(Object.keys(notebookBundle(mounted)), ["text/plain"]);
+  assert.deepEqual(
+    scriptUrls(
+      notebookBundle(mounted, { baseUrl: "https://apps.example/rfb/" })[
+        "text/html"
+      ],
+      hub,
+    ),
+    {
+      client: "https://apps.example/rfb/rfb-client.js",
+      socket: "wss://apps.example/rfb/cam%201",
+    },
+  );
+  // A token cannot end the script element.
+  const sneaky = notebookBundle(display, { token: "</script><b>x" })[
+    "text/html"
+  ];
+  assert.equal(sneaky.split("</script>").length, 2);
+});
+
+Deno.test("notebook: widget() refuses a bad baseUrl or an unknown option, saying why", () => {
+  const display = { name: "default", width: 8, height: 8, url: null };
+  const refused = (options: unknown, message: RegExp) =>
+    assert.throws(
+      () => widget(display, options as Record<string, never>),
+      message,
+    );
+  refused(
+    { baseUrl: "proxy/8765/" },
+    /^TypeError: widget\(\): option 'baseUrl' must be an absolute path \("\/proxy\/8765\/"\) or an http\(s\) URL \("https:\/\/host\/rfb\/"\), got "proxy\/8765\/": a relative path would resolve against the notebook's own page; start it with "\/"$/,
+  );
+  refused(
+    { baseUrl: "ws://host/rfb/" },
+    /got "ws:\/\/host\/rfb\/": the client loads over http\(s\)/,
+  );
+  refused({ baseUrl: "//host/rfb/" }, /names a host: write "https:\/\/host\/"/);
+  refused({ baseUrl: "/rfb/?token=1" }, /no query or fragment/);
+  refused({ baseUrl: "https://me:pw@host/" }, /no user or password/);
+  refused({ baseUrl: "" }, /option 'baseUrl' must be/);
+  refused({ baseUrl: 8765 }, /got 8765$/);
+  refused(
+    { baseURL: "/proxy/8765/" },
+    /unknown option "baseURL" \(did you mean 'baseUrl'\?\)/,
+  );
+  refused({ height: "300" }, /option 'height' must be a positive number/);
+  refused({ fit: "stretch" }, /option 'fit' must be one of contain, cover/);
+  // An absolute path or an http(s) URL passes; a missing final "/" is added.
+  for (
+    const ok of [
+      "/proxy/8765",
+      "/",
+      "https://host/rfb",
+      "http://127.0.0.1:9/x/",
+    ]
+  ) {
+    widget(display, { baseUrl: ok });
+  }
+});
+
+const noBrowser = browserMissing();
+
+Deno.test({
+  name:
+    "notebook: the widget's HTML behind a path-prefix proxy on another port loads its client and socket through the proxy and shows frames (Chromium)",
+  ignore: noBrowser !== null,
+  fn: async () => {
+    const W = 320, H = 180, COLOUR = [40, 160, 220];
+    let html = "";
+    await using proxy = startPathProxy(() =>
+      new Response(
+        `<!doctype html><meta charset="utf-8"><body>${html}</body>`,
+        {
+          headers: { "content-type": "text/html; charset=utf-8" },
+        },
+      )
+    );
+    // The page is on localhost:<proxy>, the listener on 127.0.0.1: this proxy
+    // passes the page's Origin on and sets Host to the listener's, so the
+    // listener must be told the page's origin (the README says so).
+    const page0 = `http://localhost:${proxy.port}`;
+    await using display = await serve(W, H, {
+      port: 0,
+      allowedOrigins: [page0],
+      logger: () => {},
+    });
+    display.publish(solid(W, H, COLOUR));
+    html = notebookBundle(display, {
+      baseUrl: `/proxy/${display.port}/`,
+      height: 240,
+    })["text/html"];
+    const browser = await launch();
+    try {
+      const page = await browser.newPage({
+        viewport: { width: 640, height: 300 },
+      });
+      const requests: string[] = [];
+      page.on("request", (r) => requests.push(r.url()));
+      page.on("websocket", (w) => requests.push(w.url()));
+      const problems: string[] = [];
+      page.on("pageerror", (e) => problems.push(String(e)));
+      await page.goto(`${page0}/`);
+      await until(
+        () => display.viewers === 1,
+        15_000,
+        "a viewer through the proxy",
+      );
+      // The frame shows in the widget (the frame is fitted into 624x240).
+      let shot = await screenPixels(page);
+      const deadline = performance.now() + 15_000;
+      while (!near(pixelAt(shot, 320, 128), COLOUR, 24)) {
+        assert.ok(
+          performance.now() < deadline,
+          `the widget shows the frame: ${pixelAt(shot, 320, 128)}; ${problems}`,
+        );
+        await new Promise((r) => setTimeout(r, 100));
+        shot = await screenPixels(page);
+      }
+      const base = `${page0}/proxy/${display.port}/`;
+      assert.ok(requests.includes(`${base}rfb-client.js`), requests.join("\n"));
+      assert.ok(
+        requests.includes(base.replace("http:", "ws:")),
+        requests.join("\n"),
+      );
+      assert.deepEqual(
+        requests.filter((u) =>
+          !u.startsWith("blob:") && new URL(u).port !== String(proxy.port)
+        ),
+        [],
+        "nothing goes to the listener's own port",
+      );
+      assert.deepEqual(proxy.forwarded, [
+        `/proxy/${display.port}/rfb-client.js`,
+        `ws /proxy/${display.port}/`,
+      ]);
+      assert.deepEqual(problems, []);
+    } finally {
+      await browser.close();
     }
   },
 });
