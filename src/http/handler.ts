@@ -33,21 +33,29 @@ const PING_SECONDS = 30;
 /**
  * Make a request handler for a display or a server.
  *
- * For a single `Display`, every WebSocket path reaches it. For an
- * `RfbServer`, the path after `prefix` names the stream (`/` is `default`);
- * an unknown name is closed with 4404 (or, where a hook guards the streams,
- * 4401 unless the peer passes it). It answers only loopback `Host` names
- * unless `allowedHosts` says otherwise.
+ * For a single `Display`, every path reaches it: its viewer page (the
+ * client inlined, so the page works under any mount) and its WebSocket.
+ * For an `RfbServer`, the path after `prefix` names the stream (`/` is
+ * `default`, or the list of streams when there is none); an unknown name is
+ * closed with 4404 (or, where a hook guards the streams, 4401 unless the
+ * peer passes it). It answers only loopback `Host` names unless
+ * `allowedHosts` says otherwise.
+ *
+ * The options apply to the requests this handler answers, nothing else: a
+ * server that also listens (`serveServer()`, `listen()`) serves the same
+ * streams on its own port under its own options. To reach streams only
+ * through your app, mount a `new RfbServer()`, which never listens.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Hono } from "hono";
  * import { Display, handler } from "@rfb/core";
  * const display = new Display(640, 480);
  * const rfb = handler(display, { authenticate: ({ cookies }) => cookies.session === "ok" });
  * const app = new Hono();
- * app.get("/rfb", (c) => rfb(c.req.raw));
- * Deno.serve(app.fetch);
+ * app.get("/rfb", (c) => rfb(c.req.raw)); // the page and its socket, both at /rfb
+ * await using http = Deno.serve({ port: 0, onListen() {} }, app.fetch);
+ * await display.close();
  * ```
  */
 export function handler(

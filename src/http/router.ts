@@ -1,8 +1,9 @@
 /**
  * The routes of `handler()` and of the library's own listener, apart from
  * how a WebSocket is upgraded: the Host check, the prefix, `/health`,
- * `/streams`, `/metrics`, `/rfb-client.js`, the viewer page, and for an
- * upgrade the Origin check and which stream it is for. Each front (Deno's
+ * `/streams`, `/metrics`, `/rfb-client.js`, the viewer page, the list of
+ * streams at `/` of a server without a `"default"` one, and for an upgrade
+ * the Origin check and which stream it is for. Each front (Deno's
  * `upgradeWebSocket` in `handler.ts`, `node:http` with `ws` in `front.ts`)
  * upgrades in its own way and binds the socket with `bind()`.
  *
@@ -29,6 +30,7 @@ import { hostnameOf, isLoopbackHost, originAllowed } from "./origin.ts";
 import type { HandlerOptions, RequestInfo, StreamDirectory } from "./types.ts";
 import { UnknownStream } from "./unknown_stream.ts";
 import { GUARD_HEADERS, viewerPageResponse } from "./viewer_page.ts";
+import { indexPageResponse } from "./index_page.ts";
 import { CLIENT_BUNDLE } from "../_client_bundle.ts";
 import { CLOSE_UNKNOWN_STREAM } from "../protocol.ts";
 
@@ -288,13 +290,46 @@ export function createRouter(
       case "favicon.ico":
         return new Response(null, { status: 204 });
     }
+    if (server && path.replace(/^\/+|\/+$/g, "") === "") {
+      return home(request, url);
+    }
     const display = single ?? server!.stream(name);
     // A guarded site serves the page for any name: whether the stream
     // exists is told only to a viewer that passes the hook.
     if (!display && !guarded()) return text("unknown stream", 404);
-    return viewerPageResponse(
-      display?.name ?? name,
-      `${prefix}/rfb-client.js`,
+    return viewerPageResponse(display?.name ?? name);
+  };
+
+  /**
+   * `/` of a server: the "default" stream's viewer, else the list of the
+   * streams this caller may see. Where a hook guards the streams, a caller
+   * the hook refuses gets the viewer page whatever exists (its socket is
+   * then refused), so the answer tells nothing about which names exist.
+   */
+  const home = (
+    request: Request,
+    url: URL,
+  ): Response | Promise<Response> => {
+    const list = (shown: Display[]): Response =>
+      indexPageResponse(
+        shown.map((d) => ({
+          name: d.name,
+          width: d.width,
+          height: d.height,
+          viewers: d.viewers,
+        })),
+        prefix,
+        url.searchParams.get("token"),
+      );
+    if (!guarded()) {
+      return server!.stream("default")
+        ? viewerPageResponse("default")
+        : list(server!.streams());
+    }
+    return visible(request, url).then((shown) =>
+      !shown || shown.some((d) => d.name === "default")
+        ? viewerPageResponse("default")
+        : list(shown)
     );
   };
 

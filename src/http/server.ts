@@ -1,7 +1,9 @@
 /**
- * The listener: `serveServer()` starts a `Deno.serve` listener hosting named
- * streams on one port, and `serve()` is the one-stream shortcut that returns
- * the `Display` itself.
+ * Named streams: `RfbServer` holds them, and listens only when asked.
+ * `new RfbServer()` is a registry to mount with `handler()` in your own web
+ * app (nothing else can reach its streams); `serveServer()` makes one and
+ * starts the library's own listener on a port; `serve()` is the one-stream
+ * shortcut that listens and returns the `Display` itself.
  *
  * @module
  */
@@ -51,8 +53,23 @@ function urlHost(hostname: string): string {
 }
 
 /**
- * A listener hosting named streams on one port. Make one with
- * `serveServer()`.
+ * Named streams on one path space (`/<name>`, `"default"` at `/`).
+ *
+ * `new RfbServer(options)` does not listen: mount it in your own app with
+ * `handler(server, …)`, and its streams are reachable only there, behind
+ * whatever that app and the handler's options require. `serveServer()`
+ * makes one that also listens on its own port (or call `listen()`); that
+ * listener applies the server's own options (`authenticate`,
+ * `allowedOrigins`, …), not those of any handler you mount as well.
+ *
+ * @example
+ * ```ts
+ * import { handler, RfbServer } from "@rfb/core";
+ * await using streams = new RfbServer({ authenticate: ({ cookies }) => cookies.session === "ok" });
+ * streams.addStream("camera", 640, 480);
+ * const rfb = handler(streams, { prefix: "/rfb" }); // mount at /rfb and /rfb/*
+ * console.log(streams.port, streams.url); // 0 "": no listener of its own
+ * ```
  *
  * @example
  * ```ts
@@ -73,7 +90,13 @@ export class RfbServer implements AsyncDisposable, StreamDirectory {
   #closing: Promise<void> | null = null;
   #where: string;
 
-  /** Use `serveServer()`; this constructor does not listen. */
+  /**
+   * A registry of named streams that does not listen: mount it with
+   * `handler()`, or call `listen()` (as `serveServer()` does) to serve it on
+   * a port of its own. Options are the streams' defaults, plus `authenticate`
+   * and `allowedOrigins` for every handler made from it without its own, and
+   * the listener's settings for `listen()`.
+   */
   constructor(options: ServerOptions = {}) {
     const where = caller;
     this.#where = where;
@@ -298,7 +321,11 @@ export class RfbServer implements AsyncDisposable, StreamDirectory {
 }
 
 /**
- * Start a server hosting named streams on one port.
+ * Start a server hosting named streams on a port of its own: an
+ * `RfbServer` that listens (on `127.0.0.1:8765` unless `hostname` and
+ * `port` say otherwise) once this resolves. Every stream is reachable on
+ * that port, under the server's own options; to serve streams only through
+ * your own app, mount a `new RfbServer()` with `handler()` instead.
  *
  * @example
  * ```ts

@@ -1,12 +1,17 @@
 /**
  * The viewer page served at `GET /` and `GET /<stream>`: the batteries
- * viewer from the bundled client (`/rfb-client.js`), filling the window and
- * connecting back to the page's own path. Query parameters: `token`, `fit`,
+ * viewer, filling the window and connecting back to the page's own path.
+ * The client is inlined in the page (the single-file bundle, about 27 KB),
+ * so the page works wherever it is mounted: under any prefix, behind a
+ * route that hands the handler one path only (`app.get("/rfb", …)`), or
+ * behind a proxy that rewrites paths. Query parameters: `token`, `fit`,
  * `hud` (show the stats HUD), `transport`. Also the headers that keep the
  * page and the JSON listings out of other sites' frames and referrers.
  *
  * @module
  */
+
+import { CLIENT_BUNDLE } from "../_client_bundle.ts";
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -64,6 +69,29 @@ export function viewerPageCsp(nonce: string): string {
 }
 
 /**
+ * The client bundle as an expression whose value is its exports
+ * (`{ RfbViewer, … }`), to run inside the page's own module: the bundle's
+ * closing `export { … }` becomes the function's return value.
+ */
+function inlineClient(bundle: string): string {
+  const clause = bundle.match(/export\s*\{([^}]*)\};?\s*$/);
+  if (!clause) {
+    throw new Error("the client bundle has no closing export clause");
+  }
+  const fields = clause[1].split(",").map((part) => {
+    const [local, exported = local] = part.trim().split(/\s+as\s+/);
+    return `${JSON.stringify(exported)}: ${local}`;
+  });
+  // Nothing in the script may close or comment out the element.
+  const body = bundle.slice(0, clause.index)
+    .replace(/<\/(script)/gi, "<\\/$1")
+    .replace(/<!--/g, "<\\x21--");
+  return `(() => {\n${body}\nreturn { ${fields.join(", ")} };\n})()`;
+}
+
+let inlined: string | null = null;
+
+/**
  * The viewer page for one stream as a complete response: the HTML with a
  * fresh nonce on its script, {@linkcode GUARD_HEADERS} with the page's own
  * policy ({@linkcode viewerPageCsp}), and `Cache-Control: no-store` (its URL
@@ -72,18 +100,15 @@ export function viewerPageCsp(nonce: string): string {
  * @example
  * ```ts
  * import { viewerPageResponse } from "./viewer_page.ts";
- * const res = viewerPageResponse("default", "/rfb-client.js");
+ * const res = viewerPageResponse("default");
  * console.log(res.headers.get("content-security-policy")?.includes("frame-ancestors 'none'")); // true
  * ```
  */
-export function viewerPageResponse(
-  stream: string,
-  clientPath: string,
-): Response {
+export function viewerPageResponse(stream: string): Response {
   const nonce = btoa(
     String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
   );
-  return new Response(viewerPage(stream, clientPath, nonce), {
+  return new Response(viewerPage(stream, nonce), {
     headers: {
       ...GUARD_HEADERS,
       "content-security-policy": viewerPageCsp(nonce),
@@ -94,21 +119,18 @@ export function viewerPageResponse(
 }
 
 /**
- * The viewer page for one stream, as HTML. `clientPath` is where the
- * handler serves the client bundle; `nonce`, when given, goes on the inline
- * script for the page's Content-Security-Policy.
+ * The viewer page for one stream, as HTML, with the client inlined in its
+ * module script; `nonce`, when given, goes on that script for the page's
+ * Content-Security-Policy.
  *
  * @example
  * ```ts
  * import { viewerPage } from "./viewer_page.ts";
- * console.log(viewerPage("default", "/rfb-client.js").startsWith("<!doctype html>")); // true
+ * console.log(viewerPage("default").startsWith("<!doctype html>")); // true
  * ```
  */
-export function viewerPage(
-  stream: string,
-  clientPath: string,
-  nonce?: string,
-): string {
+export function viewerPage(stream: string, nonce?: string): string {
+  inlined ??= inlineClient(CLIENT_BUNDLE);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -120,7 +142,7 @@ html,body{margin:0;height:100%;background:#0b0d10}
 </style></head>
 <body><div id="app"></div>
 <script type="module"${nonce ? ` nonce="${escapeHtml(nonce)}"` : ""}>
-import { RfbViewer } from ${JSON.stringify(clientPath)};
+const { RfbViewer } = ${inlined};
 const params = new URLSearchParams(location.search);
 const url = new URL(location.pathname, location.href);
 url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
