@@ -64,7 +64,7 @@ font:inherit;font-weight:500;white-space:nowrap}
 .rfb-viewer .rfb-toolbar button[aria-pressed=true]{background:rgba(255,255,255,.1);box-shadow:inset 0 -2px 0 var(--_accent)}
 .rfb-viewer .rfb-hud{position:absolute;bottom:8px;left:8px;border-radius:var(--_radius);padding:6px 9px;margin:0;
 font:11px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre;pointer-events:none;
-max-width:calc(100% - 16px);max-height:calc(100% - 22px - var(--_top-h,26px));overflow:hidden}
+max-width:calc(100% - 16px);max-height:calc(100% - 16px);overflow:hidden}
 .rfb-viewer .rfb-hud[hidden]{display:none}
 `;
 
@@ -98,6 +98,12 @@ const STATUS_TEXT: Record<StatusDetail["status"], string> = {
 /** Below either size the HUD starts collapsed (CSS px). */
 const SMALL_WIDTH = 400;
 const SMALL_HEIGHT = 260;
+
+/** The HUD's line height and vertical padding, CSS px (11px/1.45, 6px). */
+const HUD_LINE = 16;
+const HUD_PAD = 12;
+/** Room between the HUD and the viewer's edges and top bar, CSS px. */
+const HUD_MARGIN = 22;
 
 /** What nothing measured in the window reads as. */
 const NONE = "—";
@@ -149,6 +155,8 @@ export class RfbViewer {
   /** Until someone toggles the HUD, its size decides (collapsed when small). */
   #hudAuto = true;
   #lastStats: ViewStats | null = null;
+  /** Whole HUD lines that fit under the top bar. */
+  #hudLines = Infinity;
   /** A dropped connection is being retried. */
   #retrying = false;
   #resize: ResizeObserver;
@@ -200,15 +208,21 @@ export class RfbViewer {
   }
 
   /**
-   * The HUD keeps clear of the top bar (however it wraps), and starts
-   * collapsed on a small viewer.
+   * The HUD keeps clear of the top bar (however it wraps): it shows the
+   * lines that fit under it. It starts collapsed on a small viewer.
    */
   #fitChrome(top: HTMLElement): void {
-    this.root.style.setProperty("--_top-h", `${top.offsetHeight}px`);
     const { width, height } = this.root.getBoundingClientRect();
+    const room = height - HUD_MARGIN - top.offsetHeight - HUD_PAD;
+    const lines = height > 0 ? Math.max(1, Math.floor(room / HUD_LINE)) : 99;
     const small = width > 0 && (width < SMALL_WIDTH || height < SMALL_HEIGHT);
     this.root.dataset.small = String(small);
+    const changed = lines !== this.#hudLines;
+    this.#hudLines = lines;
     if (this.#hudAuto) this.#showHud(this.#hudWanted && !small);
+    else if (changed && !this.#hud.hidden && this.#lastStats) {
+      this.#setStats(this.#lastStats);
+    }
   }
 
   /** Show or hide the stats HUD (from then on, whatever the viewer's size). */
@@ -338,16 +352,14 @@ export class RfbViewer {
       this.#badge.hidden = true; // nothing measured this second
     }
     if (this.#hud.hidden) return;
+    // Most telling first: on a short viewer only the lines that fit under
+    // the top bar are shown.
     const lines = [
       `fps        ${s.fps > 0 ? s.fps : NONE}`,
       `latency    ${
         s.latencyMs === null ? NONE : `${s.latencyMs.toFixed(1)} ms`
       }`,
       `bitrate    ${rate(s.bitrateBps)}`,
-      `dropped    ${s.dropped}${
-        s.server ? ` (server ${s.serverDropped})` : ""
-      }`,
-      `decode q   ${s.decodeQueue}`,
       `transport  ${s.transport ?? "—"}${
         s.format
           ? ` · ${(s.format.startsWith("image/")
@@ -355,12 +367,16 @@ export class RfbViewer {
             : s.format)}`
           : ""
       }`,
+      `dropped    ${s.dropped}${
+        s.server ? ` (server ${s.serverDropped})` : ""
+      }`,
+      `decode q   ${s.decodeQueue}`,
       `size       ${s.width}×${s.height}`,
       `frames     ${s.frames}`,
     ];
     if (s.server?.rtt_ms !== undefined) {
       lines.push(`server rtt ${s.server.rtt_ms} ms`);
     }
-    this.#hud.textContent = lines.join("\n");
+    this.#hud.textContent = lines.slice(0, this.#hudLines).join("\n");
   }
 }
