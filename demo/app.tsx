@@ -82,7 +82,10 @@ export interface Demo {
   ) => Response | Promise<Response>;
   /** The streams' hub. */
   server: RfbServer;
-  /** Why the WebGPU scene is off, or null. */
+  /**
+   * Why the WebGPU scene is off (a clause: "the demo was started with
+   * --no-gpu", "Deno's WebGPU failed: …"), or null when it is on.
+   */
   gpuUnavailable: string | null;
   /** Stop the scenes and close every stream. */
   close(): Promise<void>;
@@ -197,12 +200,12 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   add("private", 640, 360, paint(640, 360), false, {
     authenticate: ({ request }) => signedIn(request),
   });
-  let gpuUnavailable: string | null = "disabled";
+  let gpuUnavailable: string | null = "the demo was started with --no-gpu";
   let gpu: Awaited<ReturnType<typeof gpuScene>> | null = null;
   if (!options.noGpu) {
     const display = server.addStream("gpu", 640, 360);
     gpu = await gpuScene(display).catch((err) =>
-      `WebGPU failed: ${(err as Error).message}`
+      `Deno's WebGPU failed: ${(err as Error).message}`
     );
     if (typeof gpu === "string") {
       gpuUnavailable = gpu;

@@ -121,7 +121,7 @@ if (import.meta.main) {
     : hostname;
   console.log(
     `@rfb/core demo${
-      demo.gpuUnavailable ? ` (no WebGPU scene: ${demo.gpuUnavailable})` : ""
+      demo.gpuUnavailable ? ` (WebGPU scene off: ${demo.gpuUnavailable})` : ""
     }`,
   );
   console.log(`open http://${shown}:${http.addr.port}/`);

@@ -42,7 +42,11 @@ Deno.test("demo: pages render with their islands; unknown pages are 404", async 
     3,
     "main + fractal twice (no GPU here)",
   );
-  assert.match(home, /no WebGPU|disabled/i);
+  assert.match(home, /This scene is off/);
+  assert.match(
+    home,
+    /Off because the demo was started with <code>--no-gpu<\/code>/,
+  );
   assert.match(home, /src="\/static\/islands\.js"/);
   const [s2, stream] = await text(`http://${d.base}/streams/fractal`);
   assert.equal(s2, 200);

@@ -1,5 +1,7 @@
 /**
- * A gallery card: a live viewer island with a title and a link.
+ * A gallery card: a live viewer island with a title and a link; a stream
+ * that is off gets the same card, with a box saying why in place of the
+ * viewer and no link.
  *
  * @module
  */
@@ -17,8 +19,15 @@ export interface StreamCardProps {
   blurb: string;
   /** rfb mount path. */
   base: string;
-  /** Why the stream is missing, when it is. */
+  /** Why the stream is off, as a clause ("the demo was started with --no-gpu"), when it is. */
   unavailable?: string;
+}
+
+/** Text with its command-line flags (`--no-gpu`) as code, kept on one line. */
+function withFlags(text: string) {
+  return text.split(/(--[\w-]+)/).map((part, i) =>
+    i % 2 ? <code key={i}>{part}</code> : part
+  );
 }
 
 /** A card with a live stream. */
@@ -26,15 +35,25 @@ export function StreamCard(
   { stream, title, blurb, base, unavailable }: StreamCardProps,
 ) {
   const props = { stream, base, toolbar: false };
+  if (unavailable) {
+    return (
+      <article class="card off">
+        <div class="unavailable" role="note">
+          <strong>This scene is off</strong>
+          <span>Off because {withFlags(unavailable)}.</span>
+        </div>
+        <div class="card-body">
+          <h2>{title}</h2>
+          <p>{blurb}</p>
+        </div>
+      </article>
+    );
+  }
   return (
     <article class="card">
-      {unavailable
-        ? <div class="viewer unavailable">{unavailable}</div>
-        : (
-          <Island name="Viewer" props={props} class="stage">
-            <Viewer {...props} />
-          </Island>
-        )}
+      <Island name="Viewer" props={props} class="stage">
+        <Viewer {...props} />
+      </Island>
       <div class="card-body">
         <h2>
           <a href={`/streams/${stream}`}>{title}</a>

@@ -14,7 +14,7 @@ export interface HomeData {
   base: string;
   /** The main scene's name (from --pattern). */
   pattern: string;
-  /** Why the WebGPU scene is off, if it is. */
+  /** Why the WebGPU scene is off, as a clause, if it is. */
   gpuUnavailable?: string;
   /** The GPU adapter in use, if any. */
   gpuAdapter?: string;
@@ -46,7 +46,7 @@ export function Home({ base, pattern, gpuUnavailable, gpuAdapter }: HomeData) {
           title="WebGPU shader"
           blurb={gpuAdapter
             ? `Rendered with Deno's WebGPU on ${gpuAdapter}, read back through a ring of mapped buffers. Click to move the ring.`
-            : "Rendered with Deno's WebGPU."}
+            : "A shader rendered with Deno's WebGPU and converted to H.264's NV12 on the GPU, when the machine has an adapter."}
           unavailable={gpuUnavailable}
         />
         <StreamCard
