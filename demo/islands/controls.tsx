@@ -4,11 +4,59 @@
  * display's image quality, H.264 bitrate, frame rate and still-after, set on
  * the server through the demo's JSON API.
  *
+ * The transport follows the view, not only this form: the viewer's toolbar
+ * button changes it too, so the select shows the view's requested transport
+ * and, beside it, the one the server chose, after every `config`.
+ *
  * @module
  */
 
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
+import type { RemoteFramebufferView } from "../../client/mod.ts";
 import { useView } from "./store.ts";
+
+type Requested = RemoteFramebufferView["requestedTransport"];
+
+/** The transport in use, named as the viewer's toolbar names it, or null. */
+function inUse(view: RemoteFramebufferView): string | null {
+  const c = view.config;
+  if (!c || view.status !== "negotiated") return null;
+  if (c.transport === "webcodecs") {
+    return c.codec ? `H.264 · ${c.codec}` : "H.264";
+  }
+  return c.mime
+    ? `Image · ${c.mime.replace(/^image\//, "").toUpperCase()}`
+    : "Image";
+}
+
+/**
+ * The view's requested transport and the one in use, kept up to date, and
+ * a way to ask for another.
+ */
+function useTransport(
+  view: RemoteFramebufferView | null,
+): [Requested, string | null, (t: Requested) => void] {
+  const [state, setState] = useState<[Requested, string | null]>([
+    "auto",
+    null,
+  ]);
+  const sync = () => view && setState([view.requestedTransport, inUse(view)]);
+  useEffect(() => {
+    if (!view) return;
+    sync();
+    view.addEventListener("config", sync);
+    view.addEventListener("status", sync);
+    return () => {
+      view.removeEventListener("config", sync);
+      view.removeEventListener("status", sync);
+    };
+  }, [view]);
+  const request = (t: Requested) => {
+    view?.setTransport(t);
+    sync();
+  };
+  return [state[0], state[1], request];
+}
 
 /** The display settings the controls edit (from `Display.settings()`). */
 export interface StreamSettings {
@@ -35,7 +83,7 @@ export function Controls({ stream, settings }: ControlsProps) {
   const view = useView(stream);
   const [current, setCurrent] = useState(settings);
   const [error, setError] = useState<string | null>(null);
-  const [transport, setTransport] = useState("auto");
+  const [transport, using, requestTransport] = useTransport(view);
 
   async function apply(change: Partial<StreamSettings>) {
     setError(null);
@@ -52,22 +100,21 @@ export function Controls({ stream, settings }: ControlsProps) {
   return (
     <form class="controls" onSubmit={(e) => e.preventDefault()}>
       <label>
-        Transport (this viewer)
+        Transport (this viewer){" "}
+        <output name="transport-in-use" title="the transport in use">
+          {using ?? "not connected"}
+        </output>
         <select
           name="transport"
           value={transport}
-          onChange={(e) => {
-            const t = (e.target as HTMLSelectElement).value as
-              | "auto"
-              | "image"
-              | "webcodecs";
-            setTransport(t);
-            view?.setTransport(t);
-          }}
+          onChange={(e) =>
+            requestTransport(
+              (e.target as HTMLSelectElement).value as Requested,
+            )}
         >
-          <option value="auto">auto</option>
-          <option value="webcodecs">H.264 (WebCodecs)</option>
-          <option value="image">images (JPEG)</option>
+          <option value="auto">Auto</option>
+          <option value="webcodecs">H.264</option>
+          <option value="image">Image</option>
         </select>
       </label>
       <label>
