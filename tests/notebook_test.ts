@@ -5,7 +5,7 @@
 // (as jupyter-server-proxy serves a notebook's ports) shows the frames.
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { notebookBundle, serve, widget } from "../mod.ts";
 import { viewerUrls } from "../src/_notebook_urls.ts";
 import { browserMissing, launch, screenPixels } from "./_browser.ts";
@@ -45,23 +45,74 @@ async function missing(): Promise<string | null> {
 const why = await missing();
 if (why) console.warn(`skipping the notebook test: ${why}`);
 
+interface CellOutput {
+  output_type: string;
+  data?: Record<string, string>;
+  ename?: string;
+  evalue?: string;
+}
+
 Deno.test({
   name:
-    "notebook: a Display and widget() render live viewers in Deno's Jupyter kernel",
+    "notebook: demo/notebook.ipynb, copied to a folder outside the checkout, renders live viewers in Deno's Jupyter kernel; widget() with baseUrl routes them through it",
   ignore: why !== null,
   fn: async () => {
+    const scratch = await Deno.makeTempDir({ prefix: "rfb_notebook_" });
+    const nb = JSON.parse(
+      await Deno.readTextFile(`${root}/demo/notebook.ipynb`),
+    ) as { cells: { cell_type: string; source: string[] }[] };
+    const code = nb.cells.filter((c) => c.cell_type === "code")
+      .map((c) => c.source.join("")).join("\n");
+    assert.doesNotMatch(
+      code,
+      /(from\s*|import\(\s*)["']\.{0,2}\//,
+      "the notebook imports nothing by path",
+    );
+    // One more cell: a widget through a jupyter-server-proxy style route.
+    nb.cells.push(
+      {
+        cell_type: "code",
+        execution_count: null,
+        id: "base-url-check",
+        metadata: {},
+        outputs: [],
+        source: ["widget(display, { baseUrl: `/proxy/${display.port}/` })"],
+      } as unknown as (typeof nb.cells)[number],
+    );
+    await Deno.writeTextFile(`${scratch}/notebook.ipynb`, JSON.stringify(nb));
+    // Until the library resolves its own npm imports from another project
+    // (issue 14 item 4), the folder maps them as this checkout does.
+    const deps = JSON.parse(await Deno.readTextFile(`${root}/deno.json`))
+      .imports as Record<string, string>;
+    await Deno.writeTextFile(
+      `${scratch}/deno.json`,
+      JSON.stringify({
+        imports: { sharp: deps.sharp, "node-av": deps["node-av"], ws: deps.ws },
+      }),
+    );
     const child = new Deno.Command(PY, {
       args: [
         `${root}/tests/_run_notebook.py`,
-        `${root}/demo/notebook.ipynb`,
-        `${root}/demo`,
+        `${scratch}/notebook.ipynb`,
+        scratch,
       ],
-      cwd: root,
+      cwd: scratch,
+      // The notebook's first cell reads where the library is from RFB_CORE.
+      env: { RFB_CORE: pathToFileURL(`${root}/mod.ts`).href },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
     const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let stderr = "";
+    const errs = child.stderr.pipeThrough(new TextDecoderStream())
+      .pipeTo(
+        new WritableStream({
+          write: (t) => {
+            stderr = (stderr + t).slice(-4000);
+          },
+        }),
+      ).catch(() => {});
     let out = "";
     try {
       while (!out.includes("\n")) {
@@ -69,10 +120,11 @@ Deno.test({
         if (done) break;
         out += value;
       }
-      assert.ok(out.trim(), "the notebook produced its outputs");
-      const cells = JSON.parse(out) as Array<
-        Array<{ data?: Record<string, string>; output_type: string }>
-      >;
+      assert.ok(
+        out.trim(),
+        `the notebook produced its outputs; stderr: ${stderr}`,
+      );
+      const cells = JSON.parse(out) as CellOutput[][];
       const errors = cells.flat().filter((o) => o.output_type === "error");
       assert.deepEqual(errors, [], "no cell failed");
       const html = cells.flat().map((o) => o.data?.["text/html"]).filter((
@@ -83,33 +135,49 @@ Deno.test({
       );
       assert.equal(
         html.length,
-        2,
-        `the display cell and the widget cell render HTML; outputs per cell: ${
+        3,
+        `the display cell and the two widget cells render HTML; outputs per cell: ${
           JSON.stringify(kinds)
         }`,
       );
       for (const h of html) {
-        assert.match(h, /rfb-client\.js/);
         assert.match(h, /new RfbViewer/);
       }
       assert.match(html[1], /"hud":true/);
       const url = html[0].match(/data-rfb-url="([^"]+)"/)![1];
+      const port = new URL(url).port;
+      const lab = {
+        protocol: "http:",
+        hostname: "localhost",
+        href: "http://localhost:8888/lab/tree/notebook.ipynb",
+      };
+      assert.deepEqual(scriptUrls(html[0], lab), {
+        client: `http://localhost:${port}/rfb-client.js`,
+        socket: `ws://localhost:${port}/`,
+      });
+      // The baseUrl cell: the client and the socket go through the route.
+      assert.match(html[2], new RegExp(`data-rfb-base="/proxy/${port}/"`));
+      assert.deepEqual(scriptUrls(html[2], lab), {
+        client: `http://localhost:8888/proxy/${port}/rfb-client.js`,
+        socket: `ws://localhost:8888/proxy/${port}/`,
+      });
       // The stream the notebook started is live: a viewer gets a frame of the right size.
       const viewer = await TestViewer.open(url.replace("http:", "ws:"));
       const frame = await viewer.nextFrame(10_000);
       assert.equal(frame.header.width, 480);
       assert.equal(frame.header.height, 270);
       await viewer.close();
-      const page = await fetch(`${new URL(url).origin}/rfb-client.js`);
-      assert.equal(page.status, 200);
-      await page.body?.cancel();
+      const client = await fetch(`${new URL(url).origin}/rfb-client.js`);
+      assert.equal(client.status, 200);
+      await client.body?.cancel();
     } finally {
       const w = child.stdin.getWriter();
       await w.write(new TextEncoder().encode("done\n")).catch(() => {});
       await w.close().catch(() => {});
       await lines.cancel().catch(() => {});
-      await child.stderr.cancel().catch(() => {});
       await child.status;
+      await errs;
+      await Deno.remove(scratch, { recursive: true }).catch(() => {});
     }
   },
 });
