@@ -238,21 +238,39 @@ Deno.test({
       string,
       string
     >;
-    let now = first;
-    for (let i = 0; i < 2; i++) {
-      await page.getByRole("button", { name: now, exact: true }).click();
-      // Chromium here decodes H.264 with WebCodecs: the switch takes.
-      now = flip[now];
+    // A Chromium without H.264 in WebCodecs stays on images whatever it
+    // asks: then only the request changes.
+    const h264 = await page.evaluate(`VideoDecoder.isConfigSupported({
+      codec: "avc1.42C01F" }).then((r) => r.supported, () => false)`);
+    if (h264) {
+      let now = first;
+      for (let i = 0; i < 2; i++) {
+        await page.getByRole("button", { name: now, exact: true }).click();
+        now = flip[now];
+        await waitForExpression(
+          page,
+          `document.querySelector("output[name=transport-in-use]").textContent.startsWith(${
+            JSON.stringify(now)
+          })`,
+          { timeout: 10_000 },
+        );
+        assert.equal(
+          await select.inputValue(),
+          value[now],
+          `panel after ${i}`,
+        );
+        assert.equal(await button.textContent(), now);
+        if (i === 0) await page.screenshot({ path: "/tmp/i14_17.png" });
+      }
+    } else {
+      assert.equal(first, "Image");
+      await page.getByRole("button", { name: "Image", exact: true }).click();
       await waitForExpression(
         page,
-        `document.querySelector("output[name=transport-in-use]").textContent.startsWith(${
-          JSON.stringify(now)
-        })`,
-        { timeout: 10_000 },
+        `document.querySelector("select[name=transport]").value === "webcodecs"`,
       );
-      assert.equal(await select.inputValue(), value[now], `panel after ${i}`);
-      assert.equal(await button.textContent(), now);
-      if (i === 0) await page.screenshot({ path: "/tmp/i14_17.png" });
+      assert.match((await inUse.textContent())!, /^Image/);
+      await page.screenshot({ path: "/tmp/i14_17.png" });
     }
     // The panel's own choice reaches the toolbar too.
     await select.selectOption("image");
