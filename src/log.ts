@@ -176,9 +176,12 @@ export function limitLogger(
         },
         Math.max(0, windowStart + 1000 - now),
       );
-      if (clock === systemClock && typeof Deno !== "undefined") {
-        Deno.unrefTimer(timer as number); // never keeps the process alive
-      }
+      // Never keeps the process alive. Read through globalThis: the browser
+      // client shares this module and is type-checked without Deno's types.
+      const deno = (globalThis as {
+        Deno?: { unrefTimer(id: number): void };
+      }).Deno;
+      if (clock === systemClock && deno) deno.unrefTimer(timer as number);
     }
   };
 }
