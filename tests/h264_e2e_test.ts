@@ -364,7 +364,7 @@ Deno.test({
       );
       swapped = true; // only frames sent on the new transport show this
       await waitForPattern(page, W, H, "on images", true);
-      assert.equal(await button.textContent(), "JPEG");
+      assert.equal(await button.textContent(), "Image"); // the format (JPEG) is in its title
       assert.equal(env.display.stats().viewerStats[0].transport, "image");
 
       await button.click();
