@@ -40,6 +40,12 @@ export const FRONT_LIMITS: Readonly<ListenerLimits> = Object.freeze({
   pingInterval: 30,
 });
 
+/** How often the front checks that its listener still accepts. */
+const WATCH_MS = 1000;
+
+/** Refused sockets that may be open at once to get their 503; more are dropped at once. */
+const REFUSING_WITH_503 = 32;
+
 /** Descriptors kept free for the rest of the process (files, encoders, the app). */
 const FD_RESERVE = 64;
 
@@ -100,7 +106,13 @@ const REASON: Record<number, string> = {
  * ```
  */
 export class Front {
-  readonly #server: http.Server;
+  #server: http.Server;
+  #closed = false;
+  #watchdog: Promise<void> | null = null;
+  #stopWatch = new AbortController();
+  #refusing = 0; // refused sockets still open (writing their 503)
+  #probePorts = new Map<string, () => void>(); // a probe's own address → seen
+  #seen = new Set<string>(); // the last peers accepted, oldest first
   readonly #wss: WebSocketServer;
   readonly #limits: ListenerLimits;
   readonly #log: Logger;
@@ -124,22 +136,7 @@ export class Front {
       );
     }
     this.#limits = limits;
-    this.#server = http.createServer((req, res) => this.#request(req, res));
-    // The request head and the time between keep-alive requests are ours
-    // to bound (see #connection); these are node's own guards besides.
-    this.#server.headersTimeout = limits.headerTimeout * 1000;
-    this.#server.requestTimeout = limits.headerTimeout * 1000;
-    this.#server.keepAliveTimeout = limits.headerTimeout * 1000;
-    this.#server.maxHeadersCount = 100;
-    this.#server.on("connection", (s: Socket) => this.#connection(s));
-    this.#server.on(
-      "upgrade",
-      (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
-        this.#upgrade(req, socket, head),
-    );
-    this.#server.on("clientError", (_err: Error, socket: Socket) => {
-      socket.destroy();
-    });
+    this.#server = this.#makeServer();
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: MAX_CLIENT_MESSAGE_BYTES,
@@ -148,25 +145,54 @@ export class Front {
     });
   }
 
-  /** Listen on `hostname:port`; rejects with the reason when it cannot. */
-  static listen(o: FrontOptions): Promise<Front> {
-    const front = new Front(o);
+  /** An HTTP server wired to this front (made again after a restart). */
+  #makeServer(): http.Server {
+    const limits = this.#limits;
+    const server = http.createServer((req, res) => this.#request(req, res));
+    // The request head and the time between keep-alive requests are ours
+    // to bound (see #connection); these are node's own guards besides.
+    server.headersTimeout = limits.headerTimeout * 1000;
+    server.requestTimeout = limits.headerTimeout * 1000;
+    server.keepAliveTimeout = limits.headerTimeout * 1000;
+    server.maxHeadersCount = 100;
+    server.on("connection", (s: Socket) => this.#connection(s));
+    server.on(
+      "upgrade",
+      (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
+        this.#upgrade(req, socket, head),
+    );
+    server.on("clientError", (_err: Error, socket: Socket) => {
+      socket.destroy();
+    });
+    return server;
+  }
+
+  /** Bind `server` to the address; rejects with the reason when it cannot. */
+  #bind(server: http.Server, port: number, hostname: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const failed = (err: Error) => reject(err);
-      front.#server.once("error", failed);
-      front.#server.listen(o.port, o.hostname, () => {
-        front.#server.off("error", failed);
-        front.#server.on("error", (err: Error) => {
-          front.#log("error", `listener: ${err.message}`);
+      server.once("error", failed);
+      server.listen(port, hostname, () => {
+        server.off("error", failed);
+        server.on("error", (err: Error) => {
+          this.#log("error", `listener: ${err.message}`);
         });
-        const addr = front.#server.address();
+        const addr = server.address();
         if (addr && typeof addr === "object") {
-          front.#address = { hostname: o.hostname, port: addr.port };
+          this.#address = { hostname, port: addr.port };
         }
-        front.#startPings();
-        resolve(front);
+        resolve();
       });
     });
+  }
+
+  /** Listen on `hostname:port`; rejects with the reason when it cannot. */
+  static async listen(o: FrontOptions): Promise<Front> {
+    const front = new Front(o);
+    await front.#bind(front.#server, o.port, o.hostname);
+    front.#startPings();
+    front.#watch();
+    return front;
   }
 
   /** The port listened on. */
@@ -185,17 +211,33 @@ export class Front {
   }
 
   /** Stop listening and drop every connection. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopWatch.abort();
+    await this.#watchdog;
     if (this.#pinger !== null) clearInterval(this.#pinger);
     this.#pinger = null;
     for (const v of this.#viewers) v.terminate();
-    return new Promise((resolve) => {
+    await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
     });
   }
 
   #connection(socket: Socket): void {
+    const key = peerKey(socket.remoteAddress, socket.remotePort);
+    // Remember the last few peers: a probe may be accepted before it knows
+    // its own port.
+    this.#seen.add(key);
+    if (this.#seen.size > 256) {
+      this.#seen.delete(this.#seen.values().next().value!);
+    }
+    const probe = this.#probePorts.get(key);
+    if (probe) {
+      probe();
+      socket.destroy();
+      return;
+    }
     const address = socket.remoteAddress ?? "?";
     const mine = this.#byAddress.get(address) ?? 0;
     if (
@@ -203,10 +245,17 @@ export class Front {
       mine >= this.#limits.maxConnectionsPerAddress
     ) {
       this.#refused(address);
+      // A refused socket holds a descriptor until it is gone: a few get a
+      // 503, a flood is dropped at once.
+      if (this.#refusing >= REFUSING_WITH_503) {
+        socket.destroy();
+        return;
+      }
+      this.#refusing++;
+      socket.once("close", () => this.#refusing--);
       socket.end(
         "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
       );
-      socket.destroySoon?.();
       setTimeout(() => socket.destroy(), 1000);
       return;
     }
@@ -312,12 +361,116 @@ export class Front {
         viewer.ended();
         session.closed();
       });
-      // Oversized or malformed frames: ws sends the close (1009, 1002…);
-      // the peer gets closeTimeout to answer before the connection drops.
-      ws.on("error", () => viewer.dropSoon());
+      // Oversized or malformed frames: ws sends the close (1009, 1002…)
+      // and then reads on, discarding what the peer sends until the close
+      // ends: stop reading (after ws's own resume), and drop the
+      // connection after closeTimeout.
+      ws.on("error", () => {
+        setTimeout(() => socket.pause(), 0);
+        viewer.dropSoon();
+      });
       ws.on("pong", () => viewer.alive = true);
       session.opened();
     });
+  }
+
+  /**
+   * Under a flood the process may still run out of descriptors (the
+   * runtime accepts a burst of connections before any reaches this code,
+   * so no cap can stop it), and Deno's node:http then closes its listening
+   * socket, silently. So every `WATCH_MS` the front connects to itself: a
+   * probe that is refused, or connects and is never accepted, means the
+   * listener is dead, and it is made again on the same port.
+   */
+  #watch(): void {
+    const stop = this.#stopWatch.signal;
+    this.#watchdog = (async () => {
+      while (!stop.aborted) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, WATCH_MS);
+          stop.addEventListener("abort", () => {
+            clearTimeout(timer);
+            resolve();
+          }, { once: true });
+        });
+        if (stop.aborted) break;
+        if (await this.#probe(stop) === "dead" && !stop.aborted) {
+          await this.#restart();
+        }
+      }
+    })().catch((err) => {
+      this.#log(
+        "error",
+        `listener watchdog: ${(err as Error)?.message ?? err}`,
+      );
+    });
+  }
+
+  /** Connect to this listener: accepted ("ok"), not accepted ("dead"), or no descriptor to try with ("busy"). */
+  async #probe(stop: AbortSignal): Promise<"ok" | "dead" | "busy"> {
+    const host = this.#address.hostname;
+    const target = host === "0.0.0.0" || host === ""
+      ? "127.0.0.1"
+      : host === "::"
+      ? "::1"
+      : host;
+    // A full backlog leaves the SYN unanswered: give up after a second
+    // (racing the connect: its abort signal is not honoured everywhere).
+    const connecting = Deno.connect({ hostname: target, port: this.port });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      connecting.then((c) => c, (err) => err as Error),
+      new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), 1000);
+        stop.addEventListener("abort", () => resolve("late"), { once: true });
+      }),
+    ]);
+    clearTimeout(timer);
+    if (outcome === "late") {
+      connecting.then((c) => c.close(), () => {});
+      return "busy";
+    }
+    if (outcome instanceof Error) {
+      // Refused: nothing listens any more (node:http closes its listening
+      // socket when an accept fails). Else out of descriptors here too:
+      // try later.
+      return outcome instanceof Deno.errors.ConnectionRefused ? "dead" : "busy";
+    }
+    const conn = outcome;
+    const local = conn.localAddr as Deno.NetAddr;
+    const key = peerKey(local.hostname, local.port);
+    try {
+      if (this.#seen.has(key)) return "ok";
+      const seen = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 1000);
+        const done = (seen: boolean) => {
+          clearTimeout(timer);
+          resolve(seen);
+        };
+        this.#probePorts.set(key, () => done(true));
+        stop.addEventListener("abort", () => done(true), { once: true });
+      });
+      return seen ? "ok" : "dead";
+    } finally {
+      this.#probePorts.delete(key);
+      try {
+        conn.close();
+      } catch { /* closed by the server */ }
+    }
+  }
+
+  /** Make the listener again on the same address (the old one stopped accepting). */
+  async #restart(): Promise<void> {
+    const old = this.#server;
+    const { hostname, port } = this.#address;
+    this.#log(
+      "warn",
+      `listener on ${hostname}:${port} stopped accepting (out of file descriptors?); listening again`,
+    );
+    await new Promise<void>((resolve) => old.close(() => resolve()));
+    const server = this.#makeServer();
+    await this.#bind(server, port, hostname);
+    this.#server = server;
   }
 
   /** Ping every viewer; one that did not answer the last ping is dropped. */
@@ -360,6 +513,14 @@ export class Front {
       return null;
     }
   }
+}
+
+/** `address:port`, IPv4-mapped IPv6 addresses written as IPv4. */
+function peerKey(
+  address: string | undefined,
+  port: number | undefined,
+): string {
+  return `${(address ?? "").replace(/^::ffff:/, "")}:${port ?? ""}`;
 }
 
 /** Answer an upgrade request with a plain HTTP status and drop the socket. */

@@ -3,8 +3,11 @@
  * every stream of the process. They cost a descriptor and a timer each and
  * prove nothing, so their number is capped: past `perAddress` from one
  * address (or `total` in all) the oldest one still waiting is closed to make
- * room. A viewer that says `hello` at once leaves this set at once, so a
- * peer reconnecting hello-less sockets in a loop evicts only its own.
+ * room. A socket gets a short grace (`GRACE_MS`) before it can be evicted,
+ * and a viewer that says `hello` at once leaves this set at once, so a peer
+ * reconnecting hello-less sockets in a loop, even from the same address as
+ * a real viewer (a proxy, NAT), evicts only its own. While every socket of
+ * an address is in its grace, the cap may be passed, up to four times.
  *
  * @module
  */
@@ -14,6 +17,9 @@ export interface Waiting {
   /** Close it: it waited while others came. */
   evict(): void;
 }
+
+/** How long a new socket cannot be evicted: time to say `hello`. */
+export const GRACE_MS = 1000;
 
 /** The default caps: per peer address, and in all. */
 export const PENDING_PER_ADDRESS = 32;
@@ -35,13 +41,19 @@ export const PENDING_TOTAL = 1024;
 export class PendingSessions {
   readonly #perAddress: number;
   readonly #total: number;
+  readonly #now: () => number;
   #byAddress = new Map<string, Set<Waiting>>();
-  #all = new Map<Waiting, string>(); // insertion order: oldest first
+  #all = new Map<Waiting, { address: string; since: number }>(); // oldest first
 
-  /** Cap at `perAddress` per address and `total` in all. */
-  constructor(perAddress = PENDING_PER_ADDRESS, total = PENDING_TOTAL) {
+  /** Cap at `perAddress` per address and `total` in all; `now` in ms (for tests). */
+  constructor(
+    perAddress = PENDING_PER_ADDRESS,
+    total = PENDING_TOTAL,
+    now: () => number = () => performance.now(),
+  ) {
     this.#perAddress = perAddress;
     this.#total = total;
+    this.#now = now;
   }
 
   /** How many wait now. */
@@ -49,31 +61,41 @@ export class PendingSessions {
     return this.#all.size;
   }
 
-  /** `w` waits for `hello`; the oldest from the same address (or overall) may be evicted. */
+  /** `w` waits for `hello`; the oldest past its grace from the same address (or overall) may be evicted. */
   add(address: string, w: Waiting): void {
     let mine = this.#byAddress.get(address);
     if (!mine) this.#byAddress.set(address, mine = new Set());
     mine.add(w);
-    this.#all.set(w, address);
-    if (mine.size > this.#perAddress) this.#evict(mine.values().next().value!);
+    this.#all.set(w, { address, since: this.#now() });
+    if (mine.size > this.#perAddress) {
+      this.#evictFrom(mine, mine.size > this.#perAddress * 4);
+    }
     if (this.#all.size > this.#total) {
-      this.#evict(this.#all.keys().next().value!);
+      this.#evictFrom(this.#all.keys(), this.#all.size > this.#total * 4);
     }
   }
 
   /** `w` said `hello`, or went. */
   remove(w: Waiting): void {
-    const address = this.#all.get(w);
-    if (address === undefined) return;
+    const entry = this.#all.get(w);
+    if (entry === undefined) return;
     this.#all.delete(w);
-    const mine = this.#byAddress.get(address)!;
+    const mine = this.#byAddress.get(entry.address)!;
     mine.delete(w);
-    if (mine.size === 0) this.#byAddress.delete(address);
+    if (mine.size === 0) this.#byAddress.delete(entry.address);
   }
 
-  #evict(w: Waiting): void {
-    this.remove(w);
-    w.evict();
+  /** Evict the oldest past its grace (or, when `hard`, the oldest of all). */
+  #evictFrom(waiting: Iterable<Waiting>, hard: boolean): void {
+    const now = this.#now();
+    for (const w of waiting) {
+      if (hard || now - this.#all.get(w)!.since >= GRACE_MS) {
+        this.remove(w);
+        w.evict();
+        return;
+      }
+      if (!hard) return; // oldest first: the rest are younger still
+    }
   }
 }
 
