@@ -104,7 +104,7 @@ async function start(code: string) {
     await pumps;
     await Deno.remove(file);
   };
-  return { child, waitFor, stop };
+  return { child, waitFor, stop, output: () => out };
 }
 
 /** The TCP ports a process listens on (Linux: its socket inodes in /proc/net). */
@@ -183,14 +183,30 @@ Deno.test("the README quick start serves frames and prints clicks", async () => 
       type: "event",
       event: {
         type: "pointer_down",
-        x: 12,
-        y: 34,
+        x: 6.4,
+        y: -12,
+        inside: false,
         button: 1,
         buttons: [1],
         modifiers: [],
       },
     });
+    v.send({
+      type: "event",
+      event: {
+        type: "pointer_down",
+        x: 12.7,
+        y: 34.2,
+        inside: true,
+        button: 1,
+        buttons: [1],
+        modifiers: [],
+      },
+    });
+    // A click on the letterbox bars is not reported; a click on the frame
+    // is, in whole pixels.
     await app.waitFor(/click at 12, 34/);
+    assert.doesNotMatch(app.output(), /click at 6|click at -|12\.7/);
     await v.close();
   } finally {
     await app.stop();
