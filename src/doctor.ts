@@ -8,6 +8,8 @@
  * @module
  */
 
+import { closestName } from "./options.ts";
+
 /** One line of the report. */
 export interface Check {
   /** What was checked. */
@@ -439,23 +441,6 @@ Exit status:
      send a frame
   2  bad arguments`;
 
-/** Edit distance between two short strings. */
-function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(
-        row[j] + 1,
-        next[j - 1] + 1,
-        row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    row = next;
-  }
-  return row[b.length];
-}
-
 /** The command line, or why it is wrong. */
 function parseArgs(
   args: readonly string[],
@@ -465,7 +450,7 @@ function parseArgs(
     if (a === "--json") out.json = true;
     else if (a === "--help" || a === "-h") out.help = true;
     else {
-      const near = ["--json", "--help"].find((k) => distance(a, k) <= 2);
+      const near = closestName(a, ["--json", "--help"]);
       return `unknown argument ${JSON.stringify(a)}${
         near ? ` (did you mean ${near}?)` : ""
       }; see --help`;

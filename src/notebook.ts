@@ -11,6 +11,7 @@
  * @module
  */
 
+import { closestName } from "./options.ts";
 import type { Transport } from "./protocol.ts";
 import { viewerUrls } from "./_notebook_urls.ts";
 
@@ -137,7 +138,7 @@ function checkWidgetOptions(
   const known: readonly string[] = WIDGET_KEYS;
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
-    const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
+    const near = closestName(key, known);
     throw new TypeError(
       `${where}: unknown option ${JSON.stringify(key)}${
         near ? ` (did you mean '${near}'?)` : ""

@@ -253,7 +253,7 @@ export function checkKnownOptions(
     : DISPLAY_KEYS;
   for (const key of Object.keys(opts)) {
     if (known.includes(key)) continue;
-    const near = closest(key, known);
+    const near = closestName(key, known);
     throw new TypeError(
       `${where}: unknown option ${JSON.stringify(key)}${
         near ? ` (did you mean '${near}'?)` : ""
@@ -262,8 +262,20 @@ export function checkKnownOptions(
   }
 }
 
-/** The known name nearest to `key` by edit distance, if it is near enough. */
-function closest(key: string, known: readonly string[]): string | null {
+/**
+ * The known name nearest to `key` by edit distance (case aside), if it is
+ * near enough to be a typo of it; else null.
+ *
+ * @example
+ * ```ts
+ * import { closestName } from "./options.ts";
+ * console.log(closestName("qualty", ["quality", "fps"])); // quality
+ * ```
+ */
+export function closestName(
+  key: string,
+  known: readonly string[],
+): string | null {
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const k of known) {
