@@ -28,8 +28,8 @@ import { type WebSocket as WsSocket, WebSocketServer } from "ws";
 import type { Logger } from "../log.ts";
 import type { ListenerLimits } from "../options.ts";
 import { MAX_CLIENT_MESSAGE_BYTES } from "../protocol.ts";
-import type { ViewerSocket } from "../session/types.ts";
 import type { Router } from "./router.ts";
+import { WsViewer } from "./ws_viewer.ts";
 
 /** Defaults for `ListenerLimits`. */
 export const FRONT_LIMITS: Readonly<ListenerLimits> = Object.freeze({
@@ -385,6 +385,7 @@ export class Front {
   #watch(): void {
     const stop = this.#stopWatch.signal;
     this.#watchdog = (async () => {
+      let dead = 0;
       while (!stop.aborted) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, WATCH_MS);
@@ -394,7 +395,11 @@ export class Front {
           }, { once: true });
         });
         if (stop.aborted) break;
-        if (await this.#probe(stop) === "dead" && !stop.aborted) {
+        // Twice in a row, so a slow moment of a busy process is not taken
+        // for a dead listener.
+        dead = await this.#probe(stop) === "dead" ? dead + 1 : 0;
+        if (dead >= 2 && !stop.aborted) {
+          dead = 0;
           await this.#restart();
         }
       }
@@ -467,9 +472,19 @@ export class Front {
       "warn",
       `listener on ${hostname}:${port} stopped accepting (out of file descriptors?); listening again`,
     );
-    await new Promise<void>((resolve) => old.close(() => resolve()));
+    // Stop the old listener (its connections live on) and bind again; the
+    // port may take a moment to be free.
+    old.close();
     const server = this.#makeServer();
-    await this.#bind(server, port, hostname);
+    for (let attempt = 1;; attempt++) {
+      try {
+        await this.#bind(server, port, hostname);
+        break;
+      } catch (err) {
+        if (attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     this.#server = server;
   }
 
@@ -534,62 +549,4 @@ function refuse(socket: Socket, status: number, body: string): void {
     );
   } catch { /* gone */ }
   setTimeout(() => socket.destroy(), 1000);
-}
-
-/** A `ws` socket as a session sees it, with a close that cannot hang. */
-class WsViewer implements ViewerSocket {
-  readonly #ws: WsSocket;
-  readonly #closeMs: number;
-  #drop: ReturnType<typeof setTimeout> | null = null;
-  /** Whether it answered the last ping. */
-  alive = true;
-
-  constructor(ws: WsSocket, closeMs: number) {
-    this.#ws = ws;
-    this.#closeMs = closeMs;
-  }
-
-  get readyState(): number {
-    return this.#ws.readyState;
-  }
-
-  get bufferedAmount(): number {
-    return this.#ws.bufferedAmount;
-  }
-
-  send(data: string | Uint8Array<ArrayBuffer>): void {
-    this.#ws.send(data);
-  }
-
-  close(code?: number, reason?: string): void {
-    this.#ws.close(code, reason);
-    this.dropSoon();
-  }
-
-  /** Drop the connection if the close handshake has not ended by then. */
-  dropSoon(): void {
-    if (this.#drop !== null) return;
-    this.#drop = setTimeout(() => this.terminate(), this.#closeMs);
-  }
-
-  ping(): void {
-    if (!this.alive) {
-      this.terminate();
-      return;
-    }
-    this.alive = false;
-    try {
-      this.#ws.ping();
-    } catch { /* closing */ }
-  }
-
-  terminate(): void {
-    this.#ws.terminate();
-  }
-
-  /** The socket closed: no drop pending any more. */
-  ended(): void {
-    if (this.#drop !== null) clearTimeout(this.#drop);
-    this.#drop = null;
-  }
 }
