@@ -8,7 +8,7 @@
  * @module
  */
 
-import { closestName } from "./options.ts";
+import { closestName } from "./names.ts";
 
 /** One line of the report. */
 export interface Check {

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { closestName } from "./options.ts";
+import { refuseUnknownKeys } from "./names.ts";
 import type { Transport } from "./protocol.ts";
 import { viewerUrls } from "./_notebook_urls.ts";
 
@@ -135,16 +135,7 @@ function checkWidgetOptions(
       `${where}: options must be an object, got ${String(options)}`,
     );
   }
-  const known: readonly string[] = WIDGET_KEYS;
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
-    const near = closestName(key, known);
-    throw new TypeError(
-      `${where}: unknown option ${JSON.stringify(key)}${
-        near ? ` (did you mean '${near}'?)` : ""
-      }; options: ${known.join(", ")}`,
-    );
-  }
+  refuseUnknownKeys(where, options, WIDGET_KEYS);
   const o = options as Record<string, unknown>;
   if (
     o.height !== undefined &&
