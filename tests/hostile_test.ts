@@ -514,17 +514,9 @@ Deno.test("hostile: 800 silent or partial-header connections are all closed with
   assert.equal(await health(child.port), 200);
 });
 
-// Known limitation, kept as a test to run by hand (deno test --filter ulimit
-// with ignore removed): when a burst of connects makes the runtime's accept
-// fail with EMFILE, Deno's node:http stops accepting and, here, the child's
-// JS event loop stops running timers, so the front's watchdog (which
-// re-listens when the listener dies; it does recover from the same flood
-// made by bash with the event loop alive) never gets to run. It needs an
-// accept loop the library controls; see the closing note of issue 13.
 Deno.test({
   name:
     "hostile: under ulimit -n 256, 800 connections are refused past the cap and /health answers once they go",
-  ignore: true,
   fn: async () => {
     await using child = await Child.start(
       { mode: "serve", width: 64, height: 48, fps: 5, sampleFds: false },

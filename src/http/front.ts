@@ -13,8 +13,10 @@
  *   may idle between requests at most as long;
  * - connections are capped in all and per peer address, refused (503)
  *   before anything is read, and the cap stays below the process's
- *   open-file limit: a listener that runs out of descriptors stops
- *   accepting for good, so it must never get there.
+ *   open-file limit; and since a burst can still exhaust descriptors
+ *   before any connection reaches this code (Deno's node:http then stops
+ *   listening, silently), a watchdog probes the listener every second and
+ *   listens again when it is dead.
  *
  * Requests go through the same routes as `handler()` (`router.ts`).
  *
@@ -379,8 +381,9 @@ export class Front {
    * runtime accepts a burst of connections before any reaches this code,
    * so no cap can stop it), and Deno's node:http then closes its listening
    * socket, silently. So every `WATCH_MS` the front connects to itself: a
-   * probe that is refused, or connects and is never accepted, means the
-   * listener is dead, and it is made again on the same port.
+   * probe that is refused, gets no answer (a full backlog nobody drains), or
+   * connects and is never accepted, twice in a row, means the listener is
+   * dead, and it is made again on the same port.
    */
   #watch(): void {
     const stop = this.#stopWatch.signal;
@@ -420,7 +423,7 @@ export class Front {
       ? "::1"
       : host;
     // A full backlog leaves the SYN unanswered: give up after a second
-    // (racing the connect: its abort signal is not honoured everywhere).
+    // (racing the connect, whose abort signal is not honoured everywhere).
     const connecting = Deno.connect({ hostname: target, port: this.port });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const outcome = await Promise.race([
@@ -432,8 +435,10 @@ export class Front {
     ]);
     clearTimeout(timer);
     if (outcome === "late") {
+      // No answer to a connect on this machine: the backlog is full and
+      // nothing drains it, so the listener is not accepting.
       connecting.then((c) => c.close(), () => {});
-      return "busy";
+      return stop.aborted ? "busy" : "dead";
     }
     if (outcome instanceof Error) {
       // Refused: nothing listens any more (node:http closes its listening
