@@ -183,19 +183,12 @@ export interface ServerOptions extends DisplayOptions {
 
 /** Every option of a display, for the check that refuses unknown ones. */
 const DISPLAY_KEYS = [
-  "transport",
-  "imageFormat",
-  "quality",
-  "bitrate",
-  "fps",
-  "gop",
+  ...TUNABLE,
   "preset",
   "encoder",
   "minKeyframeInterval",
-  "adaptive",
   "maxInflight",
   "inflightTimeout",
-  "stillAfter",
   "statsInterval",
   "pixelRatio",
   "authenticate",
