@@ -85,6 +85,7 @@ export { consoleLogger, silentLogger } from "./src/log.ts";
 // builders and parsers, negotiation) is `@rfb/core/protocol`.
 export {
   CAP_H264,
+  CAP_IMAGE_SCALE,
   CAP_JPEG,
   CAP_PNG,
   CAP_WEBP,

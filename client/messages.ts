@@ -51,6 +51,26 @@ export interface ViewStats {
   frames: number;
   /** The server's last `stats` message, if any. */
   server: StatsMessage | null;
+  /**
+   * What the server sends while it has reduced the stream for this
+   * viewer's connection (its adaptive step is above 0), from its last
+   * `set_quality`; null at full quality.
+   */
+  reduced: ReducedStream | null;
+}
+
+/** A stream reduced for a slow connection (see `ViewStats.reduced`). */
+export interface ReducedStream {
+  /** The server's adaptive step (1 and up; higher is lower quality). */
+  step: number;
+  /** Frames a second it aims at, if said. */
+  fps: number | null;
+  /** H.264 bitrate, bit/s, if said. */
+  bitrate: number | null;
+  /** Image quality 1-100, if said. */
+  quality: number | null;
+  /** Fraction of the frame's size the images are encoded at, if said. */
+  scale: number | null;
 }
 
 /** One displayed frame (the detail of the view's `frame` event). */

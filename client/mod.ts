@@ -18,7 +18,12 @@ export type { StatusDetail, ViewOptions } from "./view.ts";
 export { RfbViewer } from "./viewer.ts";
 export type { ViewerOptions } from "./viewer.ts";
 export { defineRfbView, RfbViewElement } from "./element.ts";
-export type { FrameInfo, ViewStats, ViewStatus } from "./messages.ts";
+export type {
+  FrameInfo,
+  ReducedStream,
+  ViewStats,
+  ViewStatus,
+} from "./messages.ts";
 export { contentRect, toFramePoint } from "./mapping.ts";
 export type { FitMode, FramePoint, Layout, Rect } from "./mapping.ts";
 

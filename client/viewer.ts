@@ -14,7 +14,7 @@
  */
 
 import type { ConfigMessage, Transport } from "../src/protocol.ts";
-import type { ViewStats } from "./messages.ts";
+import type { ReducedStream, ViewStats } from "./messages.ts";
 import {
   RemoteFramebufferView,
   type StatusDetail,
@@ -346,8 +346,11 @@ export class RfbViewer {
     const ms = s.latencyMs === null ? null : Math.round(s.latencyMs);
     if (ms !== null && ms > 0 && this.view.status === "negotiated") {
       this.#badge.hidden = false;
-      this.#badge.textContent = `${ms} ms`;
+      this.#badge.textContent = s.reduced ? `${ms} ms · reduced` : `${ms} ms`;
       this.#badge.dataset.level = ms <= 33 ? "ok" : ms <= 100 ? "warn" : "bad";
+      this.#badge.title = s.reduced
+        ? `publish → displayed latency; ${reducedText(s.reduced)}`
+        : "publish → displayed latency";
     } else {
       this.#badge.hidden = true; // nothing measured this second
     }
@@ -355,6 +358,7 @@ export class RfbViewer {
     // Most telling first: on a short viewer only the lines that fit under
     // the top bar are shown.
     const lines = [
+      ...(s.reduced ? [reducedText(s.reduced)] : []),
       `fps        ${s.fps > 0 ? s.fps : NONE}`,
       `latency    ${
         s.latencyMs === null ? NONE : `${s.latencyMs.toFixed(1)} ms`
@@ -377,6 +381,23 @@ export class RfbViewer {
     if (s.server?.rtt_ms !== undefined) {
       lines.push(`server rtt ${s.server.rtt_ms} ms`);
     }
+    if (s.server?.link_bps !== undefined) {
+      lines.push(`link       ${rate(s.server.link_bps)}`);
+    }
     this.#hud.textContent = lines.slice(0, this.#hudLines).join("\n");
   }
+}
+
+/** "reduced for your connection (½ size, 15 fps)": what the server does for a slow link. */
+function reducedText(r: ReducedStream): string {
+  const how: string[] = [];
+  if (r.scale !== null && r.scale < 1) {
+    how.push(`${Math.round(r.scale * 100)}% size`);
+  }
+  if (r.quality !== null) how.push(`quality ${r.quality}`);
+  if (r.bitrate !== null) how.push(rate(r.bitrate));
+  if (r.fps !== null) how.push(`${Math.round(r.fps)} fps`);
+  return `reduced for your connection${
+    how.length ? ` (${how.join(", ")})` : ""
+  }`;
 }

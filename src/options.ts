@@ -15,7 +15,13 @@ import { originKey } from "./http/origin.ts";
 /** A replacement image encoder (see `DisplayOptions.imageEncoder`). */
 export type ImageEncoder = (
   frame: Frame,
-  settings: { format: ImageFormat; quality: number; still?: boolean },
+  settings: {
+    format: ImageFormat;
+    quality: number;
+    still?: boolean;
+    width?: number;
+    height?: number;
+  },
 ) => Promise<Uint8Array>;
 
 /** What an `authenticate` hook is told about a viewer. */
@@ -84,9 +90,12 @@ export interface DisplayOptions {
   /** Seconds between IDRs made for viewers that join, drop or ask (shared by the group). Default 0.25. */
   minKeyframeInterval?: number;
   /**
-   * Adapt each viewer's quality to its connection: from acks' round trip and
-   * the viewer's decode queue, lower the bitrate (image quality), then the
-   * frame rate, and recover slowly; the viewer gets `set_quality`. Default false.
+   * Adapt each viewer's stream to its connection, from the delivery rate its
+   * acks show and its decode queue: H.264 lowers its bitrate, then its frame
+   * rate; images lower their quality, then frame rate, then resolution
+   * (viewers of this project's client draw them full size). It climbs back
+   * when the link allows; the viewer gets `set_quality`. Default true;
+   * `false` keeps every viewer at the configured quality.
    */
   adaptive?: boolean;
   /** Most unacknowledged frames per viewer, 1-64. Default 2. */
@@ -441,7 +450,7 @@ export function resolveDisplayOptions(
     preset: opts.preset ?? "ultrafast",
     encoder: opts.encoder ?? "auto",
     minKeyframeInterval: opts.minKeyframeInterval ?? 0.25,
-    adaptive: opts.adaptive ?? false,
+    adaptive: opts.adaptive ?? true,
     maxInflight: opts.maxInflight ?? 2,
     inflightTimeout: opts.inflightTimeout ?? 2,
     stillAfter: opts.stillAfter ?? 0.5,

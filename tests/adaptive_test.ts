@@ -1,54 +1,160 @@
-// Adaptive quality: the controller's ladder walk, and a slow H.264 viewer stepping down live.
+// Adaptive quality: the link meter, the controller's choices, the ladders, and a slow H.264 viewer stepping down live.
 
 import assert from "node:assert/strict";
-import { AdaptiveController, LADDER } from "../src/session/adaptive.ts";
+import {
+  AdaptiveController,
+  IMAGE_LADDER,
+  IMAGE_LADDER_FULL_SIZE,
+  imageCost,
+  LADDER,
+  type LinkObservation,
+} from "../src/session/adaptive.ts";
+import { LinkMeter } from "../src/session/link.ts";
 import { serve } from "../mod.ts";
 import { probeH264 } from "../src/encoders/h264.ts";
 import { sleep, solid, TestViewer, until } from "./_viewer.ts";
 
-Deno.test("adaptive: congestion steps down after a while, one step at a time", () => {
-  const c = new AdaptiveController({ downAfterMs: 400, upAfterMs: 5000 });
-  assert.equal(c.observe(0, 5, 0), null); // baseline 5 ms
-  assert.equal(c.observe(100, 200, 0), null); // congested, not for long yet
-  assert.equal(c.observe(400, 200, 0), null);
-  assert.equal(c.observe(500, 200, 0), 1);
-  assert.equal(c.observe(600, 200, 0), null, "no second step right away");
-  assert.equal(c.observe(900, 200, 0), 2);
-  assert.equal(
-    c.observe(950, 5, 5),
-    null,
-    "a long decode queue is congestion too",
-  );
-  assert.equal(c.observe(1300, 5, 5), 3);
+Deno.test("link meter: the rate counts the network's time, not the client's, nor idle time", () => {
+  const link = new LinkMeter();
+  link.sent(1, 50_000, 0);
+  // Arrived at 100 ms, acked at 130 (30 ms to decode and draw): 4 Mbit/s.
+  link.acked(1, 130, 30);
+  assert.equal(Math.round(link.rateBps()!), 4_000_000);
+  // An idle second, then a frame sent at 1130 that arrives 100 ms later:
+  // the idle time does not count, so the rate stays 4 Mbit/s.
+  link.sent(2, 50_000, 1130);
+  assert.equal(link.inflightBytes, 50_000);
+  link.acked(2, 1230, 0);
+  assert.equal(Math.round(link.rateBps()!), 4_000_000);
+  assert.equal(link.inflightBytes, 0);
 });
 
-Deno.test("adaptive: recovery is slow: one step per five healthy seconds", () => {
-  const c = new AdaptiveController({ downAfterMs: 100, upAfterMs: 5000 });
-  c.observe(0, 5, 0);
-  c.observe(10, 300, 0);
-  c.observe(200, 300, 0);
-  c.observe(400, 300, 0);
-  assert.equal(c.step, 2);
-  assert.equal(c.observe(500, 6, 0), null);
-  assert.equal(c.observe(5000, 6, 0), null);
-  assert.equal(c.observe(5500, 6, 0), 1);
-  assert.equal(
-    c.observe(6000, 6, 0),
-    null,
-    "the next step waits another stretch",
-  );
-  assert.equal(c.observe(10600, 6, 0), 0);
-  assert.equal(c.observe(20000, 6, 0), null, "never above full quality");
+Deno.test("link meter: frames queued behind each other count from the previous arrival", () => {
+  const link = new LinkMeter();
+  // Three frames sent at once over a 1 Mbit/s link: each takes 100 ms.
+  for (let s = 1; s <= 3; s++) link.sent(s, 12_500, 0);
+  assert.equal(Math.round(link.drainMs()), 0, "unknown rate: no drain time");
+  link.acked(1, 100, 0);
+  assert.equal(Math.round(link.drainMs()), 200, "two frames left at 1 Mbit/s");
+  link.acked(2, 200, 0);
+  link.acked(3, 300, 0);
+  assert.equal(Math.round(link.rateBps()!), 1_000_000);
+  assert.equal(link.acked(3, 400, 0), 0, "a repeated ack settles nothing");
 });
 
-Deno.test("adaptive: a stall steps down at once; the ladder lowers bitrate before frame rate", () => {
-  const c = new AdaptiveController();
+Deno.test("link meter: a cumulative ack settles every frame before it; old samples age out", () => {
+  const link = new LinkMeter();
+  link.sent(1, 10_000, 0);
+  link.sent(2, 10_000, 0);
+  assert.equal(link.acked(2, 80, 0), 20_000); // 20 KB in 80 ms: 2 Mbit/s
+  assert.equal(Math.round(link.rateBps()!), 2_000_000);
+  for (let s = 3; s <= 6; s++) {
+    const at = 5000 + s * 100;
+    link.sent(s, 10_000, at);
+    link.acked(s, at + 20, 0); // 4 Mbit/s now
+  }
+  assert.equal(Math.round(link.rateBps(5700)!), 4_000_000);
+});
+
+/** An observation with a healthy round trip. */
+function at(
+  rateBps: number | null,
+  need: (step: number) => number,
+  extra: Partial<LinkObservation> = {},
+): LinkObservation {
+  return { rttMs: 10, decodeQueue: 0, rateBps, need, ...extra };
+}
+
+const NEED = [8e6, 5e6, 3e6, 2e6, 1e6, 5e5];
+const need = (step: number) => NEED[step];
+
+Deno.test("adaptive: a link that cannot carry the step goes straight to the best step that fits", () => {
+  const c = new AdaptiveController(NEED.length, { downAfterMs: 250 });
+  assert.equal(c.observe(0, at(20e6, need)), null, "8 Mbit/s fits in 20");
+  assert.equal(c.observe(100, at(2e6, need)), null, "not for long yet");
+  // 2 Mbit/s: 0.7 of it is 1.4, so the best step that fits needs 1 Mbit/s.
+  assert.equal(c.observe(350, at(2e6, need)), 4);
+  assert.equal(c.step, 4);
+  assert.equal(c.observe(400, at(2e6, need)), null, "and stays there");
+});
+
+Deno.test("adaptive: recovery waits for a healthy stretch, climbs two steps at most, and keeps off a step that just failed", () => {
+  const c = new AdaptiveController(NEED.length, {
+    downAfterMs: 100,
+    upAfterMs: 1000,
+  });
+  c.observe(0, at(20e6, need));
+  c.observe(0, at(0.5e6, need));
+  assert.equal(c.observe(100, at(0.5e6, need)), 5); // nothing fits: the last step
+  // The link comes back at 20 Mbit/s.
+  assert.equal(c.observe(200, at(20e6, need)), null);
+  assert.equal(c.observe(1100, at(20e6, need)), null, "not 1 s healthy yet");
+  assert.equal(c.observe(1200, at(20e6, need)), 3, "two steps up");
+  assert.equal(c.observe(1800, at(20e6, need)), null, "one climb per stretch");
+  assert.equal(c.observe(2200, at(20e6, need)), 1);
+  // Step 0 failed at t=100 (it was left for a slow link): off it for 6 s.
+  assert.equal(c.observe(3200, at(20e6, need)), null, "step 0 failed lately");
+  assert.equal(c.observe(5000, at(20e6, need)), null);
+  assert.equal(c.observe(6200, at(20e6, need)), 0);
+});
+
+Deno.test("adaptive: a step that fails again is kept off longer", () => {
+  const c = new AdaptiveController(NEED.length, {
+    downAfterMs: 0,
+    upAfterMs: 1000,
+  });
+  // The link carries 4.5 Mbit/s at times (step 1 fits) and 3.2 at others.
+  let t = 0;
+  const downs: number[] = [];
+  for (; t < 60_000; t += 100) {
+    const rate = c.step === 1 ? 3.2e6 : 7.2e6; // step 1 overloads the link
+    const moved = c.observe(t, at(rate, need));
+    if (moved === 2) downs.push(t);
+  }
+  assert.ok(downs.length >= 2, `step 1 was tried and failed: ${downs}`);
+  const gaps = downs.slice(1).map((d, i) => d - downs[i]);
+  for (let i = 1; i < gaps.length; i++) {
+    assert.ok(gaps[i] >= gaps[i - 1], `waits grow: ${gaps}`);
+  }
+  assert.ok(downs.length <= 5, `not swinging every few seconds: ${downs}`);
+});
+
+Deno.test("adaptive: without a rate, a round trip far over its best is congestion, and so is a long decode queue", () => {
+  const c = new AdaptiveController(LADDER.length, { downAfterMs: 400 });
+  const none = () => 0;
+  assert.equal(c.observe(0, at(null, none, { rttMs: 5 })), null);
+  assert.equal(c.observe(100, at(null, none, { rttMs: 200 })), null);
+  assert.equal(c.observe(500, at(null, none, { rttMs: 200 })), 1);
+  assert.equal(
+    c.observe(600, at(20e6, need, { decodeQueue: 5 })),
+    null,
+    "a decode queue is trouble even on a fast link",
+  );
+  assert.equal(c.observe(1000, at(20e6, need, { decodeQueue: 5 })), 2);
+});
+
+Deno.test("adaptive: a stall steps down at once; the ladders lower what matters least first", () => {
+  const c = new AdaptiveController(LADDER.length);
   assert.equal(c.stalled(0), 1);
   const firstFpsDrop = LADDER.findIndex((s) => s.fps < 1);
   assert.ok(firstFpsDrop > 1);
   for (let i = 1; i < firstFpsDrop; i++) {
     assert.ok(LADDER[i].bitrate < LADDER[i - 1].bitrate);
   }
+  // Images: quality before frame rate before resolution; each step needs
+  // less than the one before it, and never under 1/3 of the frame rate.
+  for (const ladder of [IMAGE_LADDER, IMAGE_LADDER_FULL_SIZE]) {
+    const needs = ladder.map((s) => imageCost(80 * s.quality, s.scale) * s.fps);
+    for (let i = 1; i < ladder.length; i++) {
+      assert.ok(needs[i] < needs[i - 1], `step ${i}: ${needs}`);
+    }
+    const firstScale = ladder.findIndex((s) => s.scale < 1);
+    const firstFps = ladder.findIndex((s) => s.fps < 1);
+    assert.ok(ladder[1].quality < 1 && ladder[1].fps === 1);
+    if (firstScale >= 0) assert.ok(firstFps < firstScale);
+  }
+  assert.ok(IMAGE_LADDER.every((s) => s.fps >= 1 / 3));
+  assert.ok(IMAGE_LADDER_FULL_SIZE.every((s) => s.scale === 1));
 });
 
 const h264 = await probeH264();

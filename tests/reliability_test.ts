@@ -106,6 +106,9 @@ Deno.test("a viewer that stops reading: its buffer stays bounded, its frames are
     // frames to a viewer that never acks: the worst case for its buffer.
     maxInflight: 64,
     inflightTimeout: 0.05,
+    // Full-size frames all along (adaptation would shrink them, and the
+    // kernel's buffers would take minutes to fill).
+    adaptive: false,
     logger: log.logger,
   });
   const pub = publishing(display, sceneRing(W, H), 16);

@@ -242,6 +242,7 @@ function rig(opts: DisplayOptions = {}, extra: RigExtra = {}): Rig {
   const options = resolveDisplayOptions(
     {
       stillAfter: false,
+      adaptive: false, // these tests script the mechanics; adaptation has its own
       ...opts,
       clock,
       logger,
@@ -763,7 +764,7 @@ Deno.test("session: inflight_timeout clears the window and resends the current f
   assert.equal(r.clock.pending, 1); // the re-armed inflight timer only
 });
 
-Deno.test("session: inflight timer is re-armed from the oldest unacked frame", async () => {
+Deno.test("session: inflight timer counts from the last progress (an ack), plus the time to drain", async () => {
   const r = rig({ maxInflight: 2, inflightTimeout: 2 });
   hello(r.session);
   await flush();
@@ -771,16 +772,35 @@ Deno.test("session: inflight timer is re-armed from the oldest unacked frame", a
   r.clock.advance(500);
   await publish(r); // seq 2 at t=500
   r.clock.advance(500);
-  ack(r.session, 1); // t=1000: oldest is now seq 2 (sent at 500) → due at 2500
+  ack(r.session, 1); // t=1000: the link still delivers → due at 3000 + drain
   await flush();
-  r.clock.advance(1499); // t=2499
+  r.clock.advance(1999); // t=2999
   await flush();
   assert.equal(r.session.stats().inflight, 1);
   assert.equal(r.socket.frames().length, 2);
-  r.clock.advance(1); // t=2500
+  // Frame 1 took a whole second to arrive: frame 2 may need about as long.
+  r.clock.advance(900); // t=3899
+  await flush();
+  assert.equal(r.socket.frames().length, 2, "still draining");
+  r.clock.advance(2000);
   await flush();
   assert.deepEqual(seqs(r.socket), [1, 2, 3]);
   assert.deepEqual(versions(r.socket), [1, 2, 2]);
+});
+
+Deno.test("session: the inflight timeout waits while the socket holds unsent bytes", async () => {
+  const r = rig({ maxInflight: 1, inflightTimeout: 1 });
+  hello(r.session);
+  await flush();
+  await publish(r); // seq 1 at t=0
+  r.socket.bufferedAmount = 1_000_000; // still in the socket
+  r.clock.advance(5000);
+  await flush();
+  assert.equal(r.socket.frames().length, 1, "not resent while draining");
+  r.socket.bufferedAmount = 0;
+  r.clock.advance(1000);
+  await flush();
+  assert.deepEqual(seqs(r.socket), [1, 2]);
 });
 
 Deno.test("session: all acked → no inflight timer pending", async () => {
@@ -1420,7 +1440,10 @@ Deno.test("session: stats messages when hello asks stats_interval", async () => 
     "encode_ms",
     "decode_queue_size",
     "dropped",
+    "link_bps",
   ]);
+  // The one frame took 50 ms to arrive (the fake client held it 0 ms).
+  assert.equal(s.link_bps, Math.round(frameBytes * 8 * 1000 / 50));
   assert.equal(s.rtt_ms, 50);
   assert.equal(s.fps_sent, 1);
   assert.equal(s.fps_acked, 1);

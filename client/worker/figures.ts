@@ -6,8 +6,12 @@
  * @module
  */
 
-import type { ConfigMessage, StatsMessage } from "../../src/protocol.ts";
-import type { FrameInfo, ViewStats } from "../messages.ts";
+import type {
+  ConfigMessage,
+  SetQualityMessage,
+  StatsMessage,
+} from "../../src/protocol.ts";
+import type { FrameInfo, ReducedStream, ViewStats } from "../messages.ts";
 
 /** What the figures need from the rest of the worker for a summary. */
 export interface StatsContext {
@@ -73,6 +77,7 @@ export class Figures {
   #lastStamp = 0;
   #firstAfterConfig = true;
   #server: StatsMessage | null = null;
+  #reduced: ReducedStream | null = null;
   #shown: number[] = [];
   #received: Array<[number, number]> = [];
 
@@ -94,6 +99,22 @@ export class Figures {
   /** The server's `stats` message arrived. */
   server(stats: StatsMessage): void {
     this.#server = stats;
+  }
+
+  /** The server's `set_quality` arrived: note whether the stream is reduced, and how. */
+  quality(q: SetQualityMessage): void {
+    const num = (v: unknown) =>
+      typeof v === "number" && Number.isFinite(v) ? v : null;
+    const step = num(q.step);
+    this.#reduced = q.reduced === true && step !== null && step > 0
+      ? {
+        step,
+        fps: num(q.fps),
+        bitrate: num(q.bitrate),
+        quality: num(q.quality),
+        scale: num(q.scale),
+      }
+      : null;
   }
 
   /** A frame was drawn at `now`: count it and describe it for the page. */
@@ -155,6 +176,7 @@ export class Figures {
       height: config?.height ?? 0,
       frames: this.#frames,
       server: this.#server,
+      reduced: this.#reduced,
     };
   }
 }

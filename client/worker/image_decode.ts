@@ -21,6 +21,13 @@ export interface ImageJob {
   receivedMs: number;
   /** The encoded image. */
   payload: Uint8Array;
+  /**
+   * The frame's size from the header: the picture is drawn at this size
+   * even when the image is smaller (a server scaling down for a slow link).
+   */
+  width?: number;
+  /** The frame's height from the header. */
+  height?: number;
 }
 
 /**
@@ -74,7 +81,11 @@ export class ImageDecode {
           return;
         }
         this.#drawnOrder = order;
-        hooks.draw(bitmap, bitmap.width, bitmap.height);
+        hooks.draw(
+          bitmap,
+          job.width ?? bitmap.width,
+          job.height ?? bitmap.height,
+        );
         bitmap.close();
         hooks.displayed(job.seq, job.stampUs, job.receivedMs, decodedMs);
         hooks.ack(job.seq, true);

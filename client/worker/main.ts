@@ -18,6 +18,7 @@ import {
   type ConfigMessage,
   type EnvelopeHeader,
   MAX_SIDE,
+  type SetQualityMessage,
   type StatsMessage,
   type Transport,
   unpackEnvelope,
@@ -49,6 +50,8 @@ interface WorkerScope {
 
 const STATS_EVERY_MS = 500;
 const STALL_MS = 3000;
+/** Arrival times kept for acks' `held_ms`, at most. */
+const MAX_ARRIVALS = 256;
 
 function validSize(w: unknown, h: unknown): w is number {
   return Number.isInteger(w) && Number.isInteger(h) && (w as number) > 0 &&
@@ -64,6 +67,7 @@ class ViewWorker {
   #disposed = false;
   #frame: FrameCanvas;
   #figures = new Figures();
+  #arrivals = new Map<number, number>(); // seq → when it arrived (performance.now())
   #watchdog = new StallWatchdog(STALL_MS);
   #gate: KeyframeGate;
   #images: ImageDecode;
@@ -109,6 +113,9 @@ class ViewWorker {
         this.#post({ type: "status", status, code, reason, retryMs });
       },
       open: () => {
+        // A new session starts at full quality, and counts from seq 1 again.
+        this.#figures.quality({});
+        this.#arrivals.clear();
         this.#hello();
         this.#socket.send(viewportMessage(this.#frame.layout));
       },
@@ -174,11 +181,18 @@ class ViewWorker {
   }
 
   #ack(seq: number, shown: boolean): void {
+    const arrived = this.#arrivals.get(seq);
+    this.#arrivals.delete(seq);
     this.#socket.send({
       type: "ack",
       seq,
       decode_queue_size: this.#queued(),
       displayed: shown,
+      // How long the frame stayed here (decode, draw): the server tells its
+      // link's rate from the rest of the round trip.
+      held_ms: arrived === undefined
+        ? undefined
+        : Math.max(0, Math.round(performance.now() - arrived)),
     });
   }
 
@@ -214,6 +228,8 @@ class ViewWorker {
       this.#status("negotiated");
     } else if (msg.type === "stats") {
       this.#figures.server(msg as StatsMessage);
+    } else if (msg.type === "set_quality") {
+      this.#figures.quality(msg as SetQualityMessage);
     }
   }
 
@@ -230,6 +246,11 @@ class ViewWorker {
     const s = seq as number;
     const arrived = performance.now();
     this.#figures.received(arrived, data.byteLength);
+    this.#arrivals.set(s, arrived);
+    // Bounded: a frame never acknowledged (a bug, a reset) is forgotten.
+    if (this.#arrivals.size > MAX_ARRIVALS) {
+      this.#arrivals.delete(this.#arrivals.keys().next().value!);
+    }
     if (
       header.type === "video_chunk" && validSize(header.width, header.height)
     ) {
@@ -252,6 +273,8 @@ class ViewWorker {
         : null,
       receivedMs: arrived,
       payload,
+      width: header.width as number,
+      height: header.height as number,
     });
   }
 

@@ -10,6 +10,7 @@
 
 import {
   CAP_H264,
+  CAP_IMAGE_SCALE,
   CAP_JPEG,
   CAP_PNG,
   CAP_WEBP,
@@ -83,15 +84,17 @@ export interface HelloOptions {
  * ```ts
  * import { helloMessage } from "./socket.ts";
  * helloMessage({ canVideo: false, dpr: 2, transport: "auto" });
- * // { type: "hello", supported: ["image/jpeg", "image/png", "image/webp"], device_pixel_ratio: 2 }
+ * // { type: "hello", supported: ["image/jpeg", "image/png", "image/webp", "rfb/image-scale"], device_pixel_ratio: 2 }
  * ```
  */
 export function helloMessage(o: HelloOptions): HelloMessage {
   const msg: HelloMessage = {
     type: "hello",
+    // CAP_IMAGE_SCALE: a smaller picture is drawn at the frame's size, so a
+    // slow link may be sent scaled-down images.
     supported: o.canVideo
-      ? [CAP_H264, CAP_JPEG, CAP_PNG, CAP_WEBP]
-      : [CAP_JPEG, CAP_PNG, CAP_WEBP],
+      ? [CAP_H264, CAP_JPEG, CAP_PNG, CAP_WEBP, CAP_IMAGE_SCALE]
+      : [CAP_JPEG, CAP_PNG, CAP_WEBP, CAP_IMAGE_SCALE],
     device_pixel_ratio: o.dpr,
   };
   if (o.token) msg.token = o.token;

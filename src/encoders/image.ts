@@ -18,6 +18,13 @@ export interface ImageEncodeSettings {
   quality: number;
   /** A lossless, higher-effort encode for a resting frame. */
   still?: boolean;
+  /**
+   * Encode the picture scaled to this width (with `height`), for a slow
+   * link; the viewer draws it at the frame's size. Default: the frame's.
+   */
+  width?: number;
+  /** Height to scale to, with `width`. */
+  height?: number;
 }
 
 /**
@@ -39,10 +46,17 @@ export async function encodeImage(
   frame: Frame,
   settings: ImageEncodeSettings,
 ): Promise<Uint8Array> {
-  const image = sharp(frame.data, {
+  let image = sharp(frame.data, {
     raw: { width: frame.width, height: frame.height, channels: frame.channels },
     limitInputPixels: false, // the display already bounds the size
   });
+  const w = settings.width ?? frame.width, h = settings.height ?? frame.height;
+  if (w !== frame.width || h !== frame.height) {
+    if (!(Number.isInteger(w) && Number.isInteger(h) && w >= 1 && h >= 1)) {
+      throw new RangeError(`cannot scale to ${w}x${h}`);
+    }
+    image = image.resize(w, h, { fit: "fill", kernel: "linear" });
+  }
   let out;
   switch (settings.format) {
     case "jpeg":

@@ -58,6 +58,11 @@ export class UnknownStream implements SessionHub {
     return 0;
   }
 
+  /** No frames: the display's rate. */
+  publishFps(): number {
+    return this.options.fps;
+  }
+
   /** Never. */
   settled(): boolean {
     return false;

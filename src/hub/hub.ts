@@ -114,6 +114,7 @@ export class Hub implements SessionHub {
   #latest: PooledFrame | null = null;
   #version = 0;
   #lastPublish = 0;
+  #publishTimes: number[] = []; // the last few publish() times, ms
   #settled = false;
   #stillTimer: TimerHandle | null = null;
   #pictures = new Map<string, PictureGroup>();
@@ -226,6 +227,20 @@ export class Hub implements SessionHub {
     return this.#latest?.version ?? 0;
   }
 
+  /**
+   * Frames published per second lately (the last 16, within two seconds),
+   * at most the display's `fps`; the display's `fps` when too few came.
+   */
+  publishFps(): number {
+    const { fps } = this.options;
+    const now = this.#clock.now();
+    const times = this.#publishTimes.filter((t) => now - t <= 2000);
+    if (times.length < 3) return fps;
+    const span = times[times.length - 1] - times[0];
+    if (span <= 0) return fps;
+    return Math.min(fps, (times.length - 1) * 1000 / span);
+  }
+
   /** True once no frame was published for `stillAfter` seconds. */
   settled(): boolean {
     return this.#settled;
@@ -252,22 +267,34 @@ export class Hub implements SessionHub {
     return offer;
   }
 
-  /** The pictures of one encoding (pull delivery); `"h264"` is the still IDR. */
+  /**
+   * The pictures of one encoding (pull delivery); `"h264"` is the still IDR.
+   * `scale` below 1 encodes a smaller picture (images only; a slow link).
+   */
   pictures(
     format: ImageFormat | "h264",
     quality: number,
     still: boolean,
+    scale = 1,
   ): PictureTrack | null {
     if (this.#fed) return still ? null : this.#fed.pictures;
     if (format === "h264") return still ? this.#video.still() : null;
-    const key = `${format}:${quality}:${still ? "still" : "live"}`;
+    const w = Math.max(1, Math.round(this.#width * scale));
+    const h = Math.max(1, Math.round(this.#height * scale));
+    const scaled = w !== this.#width || h !== this.#height;
+    const key = `${format}:${quality}:${still ? "still" : "live"}${
+      scaled ? `:${w}x${h}` : ""
+    }`;
     let g = this.#pictures.get(key);
     if (!g) {
       const encode = this.options.imageEncoder ?? encodeImage;
+      const settings = scaled
+        ? { format, quality, still, width: w, height: h }
+        : { format, quality, still };
       g = new PictureGroup({
         key,
         mime: IMAGE_MIME[format],
-        encode: (frame) => encode(withRgb(frame), { format, quality, still }),
+        encode: (frame) => encode(withRgb(frame), settings),
         latest: () => this.#latest,
         pool: this.#pool,
         onDone: () => this.wake(),
@@ -334,6 +361,8 @@ export class Hub implements SessionHub {
     if (this.#latest) this.#pool.release(this.#latest);
     this.#latest = next;
     this.#lastPublish = this.#clock.now();
+    this.#publishTimes.push(this.#lastPublish);
+    if (this.#publishTimes.length > 16) this.#publishTimes.shift();
     this.#settled = false;
     this.#armStill();
     this.wake();

@@ -69,6 +69,12 @@ export interface AckMessage {
   decode_queue_size: number;
   /** Whether the frame was displayed. */
   displayed?: boolean;
+  /**
+   * Milliseconds the client held the frame between its arrival and this
+   * ack (decode and draw), so the server can tell the network's time from
+   * the client's. Optional (this project's client sends it).
+   */
+  held_ms?: number;
 }
 
 /** A request for a self-contained frame. */
@@ -230,6 +236,16 @@ export function parseClientMessage(text: string, now: number): ParseResult {
         decode_queue_size: q as number,
       };
       if (typeof raw.displayed === "boolean") msg.displayed = raw.displayed;
+      const held = raw.held_ms;
+      if (held !== undefined) {
+        if (
+          typeof held !== "number" || !Number.isFinite(held) || held < 0 ||
+          held > 3_600_000
+        ) {
+          return drop("ack: 'held_ms' must be a number of milliseconds >= 0");
+        }
+        msg.held_ms = held;
+      }
       return { ok: true, message: msg };
     }
     case "request_keyframe":

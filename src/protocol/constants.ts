@@ -19,6 +19,13 @@ export const CAP_PNG = "image/png";
 export const CAP_WEBP = "image/webp";
 /** Capability string for H.264 Annex B decoded with WebCodecs. */
 export const CAP_H264 = "webcodecs/h264-annexb";
+/**
+ * Capability string (optional, in `hello.supported`): the client draws an
+ * `image_frame` at the header's `width` x `height` even when the image
+ * inside is smaller, so the server may send a scaled-down picture to a slow
+ * link. Clients that do not list it only ever get full-size images.
+ */
+export const CAP_IMAGE_SCALE = "rfb/image-scale";
 
 /** Close code: a normal close (the viewer went away or reconnects). */
 export const CLOSE_NORMAL = 1000;

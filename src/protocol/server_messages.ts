@@ -20,6 +20,14 @@ export interface SetQualityMessage {
   bitrate?: number;
   /** Target frame rate. */
   fps?: number;
+  /** The adaptive step, 0 = full quality (optional addition). */
+  step?: number;
+  /** True when the stream is reduced for this viewer's connection (optional addition). */
+  reduced?: boolean;
+  /** Image quality at this step, JPEG/WebP 1-100 (optional addition, images only). */
+  quality?: number;
+  /** Fraction of the frame's size the images are encoded at (optional addition, images only). */
+  scale?: number;
 }
 
 /**
@@ -103,6 +111,10 @@ export interface StatsMessage {
   target_bitrate?: number;
   /** Target frame rate (adaptive video). */
   target_fps?: number;
+  /** The measured delivery rate of this viewer's link, bits per second (optional addition). */
+  link_bps?: number;
+  /** The adaptive step, 0 = full quality (optional addition). */
+  quality_step?: number;
 }
 
 /**

@@ -6,17 +6,21 @@
  * offers each access unit of the shared stream, and the viewer takes it
  * when it is the next in order or an IDR (the keyframe gate), or else waits
  * and asks for an IDR. Once the scene rests, a lossless still goes out (PNG
- * or WebP for images, a clean IDR for video). Adaptive quality moves the
- * viewer between steps of the ladder.
+ * or WebP for images, a clean IDR for video). Flow control counts frames
+ * (the window) and bytes: a new frame waits while what is in flight would
+ * take too long to drain at the link's measured rate (`LinkMeter`), so a
+ * slow link never builds a standing queue. Adaptive quality moves the
+ * viewer between steps of its ladder.
  *
  * @module
  */
 
-import { AdaptiveController, LADDER } from "./adaptive.ts";
+import { AdaptiveController } from "./adaptive.ts";
+import { LinkMeter } from "./link.ts";
+import { StepPlan, type StepTargets } from "./steps.ts";
 import type { Clock, TimerHandle } from "../clock.ts";
 import { codecFromAnnexB } from "../encoders/annexb.ts";
 import type { EncodedPicture, VideoChunk, VideoTrack } from "../hub/tracks.ts";
-import { targetAt } from "../hub/video_tracks.ts";
 import {
   CLOSE_INTERNAL,
   CLOSE_POLICY,
@@ -33,6 +37,15 @@ import type { SessionMetrics, ViewerStats } from "./metrics.ts";
 import type { SessionHub, ViewerSocket } from "./types.ts";
 
 const DRAIN_RECHECK_MS = 50;
+/**
+ * A picture waits while what is in flight would take longer than this to
+ * drain at the link's measured rate: no standing queue builds behind it.
+ */
+const MAX_QUEUE_MS = 120;
+/** The same for H.264 chunks; a chunk that cannot go costs an IDR, so more room. */
+const MAX_VIDEO_QUEUE_MS = 300;
+/** The inflight timeout waits at most this long for bytes still draining, ms. */
+const MAX_DRAIN_WAIT_MS = 10_000;
 
 /** What a `Delivery` is given by its session. */
 export interface DeliveryOptions {
@@ -81,6 +94,9 @@ export class Delivery {
   #vSynced = false; // the viewer's decoder can take the track's next delta
   #adaptive: AdaptiveController | null;
   #step = 0;
+  #link = new LinkMeter();
+  #plan: StepPlan;
+  #lastAckAt: number; // the last ack (or the start), for the inflight timeout
   #lastLiveAt = -Infinity; // when the last live (non-still) frame went out
   #fullSince: number | null = null; // when the socket's buffer went over the limit
   #drainTimer: TimerHandle | null = null;
@@ -92,9 +108,11 @@ export class Delivery {
     this.#o = options;
     this.#clock = options.hub.options.clock;
     this.#window = options.hub.options.maxInflight;
+    this.#plan = new StepPlan(options.hub);
     this.#adaptive = options.hub.options.adaptive
-      ? new AdaptiveController()
+      ? new AdaptiveController(this.#plan.length)
       : null;
+    this.#lastAckAt = this.#clock.now();
   }
 
   /** The negotiated selection, or null before (or while re-) negotiating. */
@@ -124,14 +142,19 @@ export class Delivery {
       maxInflight ?? Infinity,
       this.#o.hub.options.maxInflight,
     );
+    if (this.#plan.choose(selection.transport, caps)) {
+      this.#step = 0;
+      this.#adaptive?.reset(this.#plan.length);
+    }
   }
 
   /** The display was retuned: adaptation may have been turned on or off. */
   retuned(): void {
     this.#adaptive = this.#o.hub.options.adaptive
-      ? (this.#adaptive ?? new AdaptiveController())
+      ? (this.#adaptive ?? new AdaptiveController(this.#plan.length))
       : null;
     if (!this.#adaptive) this.#step = 0;
+    this.#plan.forget(); // the quality may have changed
   }
 
   /**
@@ -141,6 +164,7 @@ export class Delivery {
   startOver(clearWindow: boolean): void {
     if (clearWindow) {
       this.#inflight.clear();
+      this.#link.clear();
       this.#armInflightTimer();
     }
     this.#lastSentVersion = 0;
@@ -152,14 +176,18 @@ export class Delivery {
   stop(): void {
     this.#selection = null;
     this.#inflight.clear();
+    this.#link.clear();
     for (const t of [this.#drainTimer, this.#inflightTimer, this.#paceTimer]) {
       if (t !== null) this.#clock.clearTimeout(t);
     }
     this.#drainTimer = this.#inflightTimer = this.#paceTimer = null;
   }
 
-  /** The viewer acknowledged `seq` (and everything before it). */
-  ack(seq: number, decodeQueue: number): void {
+  /**
+   * The viewer acknowledged `seq` (and everything before it), having held
+   * it `heldMs` between its arrival and the ack (0 when it does not say).
+   */
+  ack(seq: number, decodeQueue: number, heldMs = 0): void {
     const sentAt = this.#inflight.get(seq);
     if (sentAt === undefined) return; // unknown, late or repeated: ignore
     const now = this.#clock.now();
@@ -168,9 +196,16 @@ export class Delivery {
       if (s > seq) break;
       this.#inflight.delete(s);
     }
+    this.#link.acked(seq, now, heldMs);
+    this.#lastAckAt = now;
     const rtt = now - sentAt;
     this.#o.metrics.acked(rtt, decodeQueue);
-    const step = this.#adaptive?.observe(now, rtt, decodeQueue) ?? null;
+    const step = this.#adaptive?.observe(now, {
+      rttMs: rtt,
+      decodeQueue,
+      rateBps: this.#link.rateBps(now),
+      need: (i) => this.#plan.need(i, this.#step),
+    }) ?? null;
     if (step !== null) this.#setStep(step);
     this.#armInflightTimer();
     this.#o.hub.wake();
@@ -190,13 +225,13 @@ export class Delivery {
     }
     const hub = this.#o.hub;
     const { stillAfter } = hub.options;
-    const quality = this.#imageQuality();
+    const { quality, scale } = this.#imageTarget();
     while (this.#canSend()) {
       const newest = hub.newest();
       if (!newest) return;
       if (newest > this.#lastSentVersion) {
         if (!this.#paced()) return;
-        const track = hub.pictures(sel.format, quality, false);
+        const track = hub.pictures(sel.format, quality, false, scale);
         if (!track) return;
         const ready = track.current;
         // Send the track's last picture when it is the newest frame, or when
@@ -207,8 +242,10 @@ export class Delivery {
           ready && ready.version > this.#lastSentVersion &&
           (ready.version === newest || ready.version > this.#highestSent)
         ) {
+          if (!this.#roomFor(ready.bytes.length, MAX_QUEUE_MS)) return;
           if (!this.#sendPicture(ready)) return;
           this.#lastLiveAt = this.#clock.now();
+          this.#plan.noteBytes(this.#step, ready.bytes.length);
           continue;
         }
         track.request();
@@ -229,6 +266,7 @@ export class Delivery {
         return;
       }
       if (still.current?.version === newest) {
+        if (!this.#roomFor(still.current.bytes.length, MAX_QUEUE_MS)) return;
         this.#stillSentVersion = newest;
         if (!this.#sendPicture(still.current)) return;
         continue;
@@ -314,7 +352,10 @@ export class Delivery {
       this.#vSynced = false;
       return;
     }
-    if (!this.#canSend()) {
+    if (
+      !this.#canSend() ||
+      !this.#roomFor(chunk.data.length, MAX_VIDEO_QUEUE_MS)
+    ) {
       if (this.#vSynced) this.#o.metrics.dropped();
       this.#vSynced = false;
       return;
@@ -344,26 +385,25 @@ export class Delivery {
     return this.#inflight.size;
   }
 
-  /** The adaptive step and its targets, as `ViewerStats` reports them. */
-  targets(): Pick<ViewerStats, "qualityStep" | "targetBitrate" | "targetFps"> {
-    if (!this.#adaptive) {
-      return { qualityStep: null, targetBitrate: null, targetFps: null };
-    }
-    const t = this.#target(this.#step);
+  /** The adaptive step and its targets, and the link's figures, as `ViewerStats` reports them. */
+  targets(): StepTargets & Pick<ViewerStats, "linkBps" | "inflightBytes"> {
     return {
-      qualityStep: this.#step,
-      targetBitrate: this.#selection?.transport === "webcodecs"
-        ? t.bitrate
-        : null,
-      targetFps: t.fps,
+      linkBps: this.#link.rateBps(this.#clock.now()),
+      inflightBytes: this.#link.inflightBytes,
+      ...this.#plan.targets(
+        this.#adaptive ? this.#step : null,
+        this.#selection?.transport ?? null,
+      ),
     };
   }
 
-  #target(step: number): { bitrate: number; fps: number } {
-    const { width, height } = this.#o.hub.size();
-    return targetAt(this.#o.hub.options, width, height, step);
-  }
-
+  /**
+   * Arm the inflight timeout for the oldest frame in flight. When it fires
+   * while the socket is still draining (bytes unsent, or more in flight
+   * than the link's rate could have carried since the last ack), it looks
+   * again later: frames on their way are not lost, and clearing the window
+   * would only queue more behind them.
+   */
   #armInflightTimer(): void {
     if (this.#inflightTimer !== null) {
       this.#clock.clearTimeout(this.#inflightTimer);
@@ -372,10 +412,21 @@ export class Delivery {
     const oldest = this.#inflight.values().next();
     if (oldest.done) return;
     const { inflightTimeout, logger } = this.#o.hub.options;
-    const due = oldest.value + inflightTimeout * 1000 - this.#clock.now();
+    const due = Math.max(oldest.value, this.#lastAckAt) +
+      inflightTimeout * 1000 +
+      Math.min(MAX_DRAIN_WAIT_MS, this.#link.drainMs()) -
+      this.#clock.now();
     this.#inflightTimer = this.#clock.setTimeout(() => {
       this.#inflightTimer = null;
       if (!this.#o.isOpen() || this.#inflight.size === 0) return;
+      const now = this.#clock.now();
+      if (this.#o.socket.bufferedAmount > 0) {
+        // Still draining: look again (a viewer that stopped reading is
+        // closed once over the buffer limit for long; a dead one by pings).
+        this.#overLimit(now);
+        if (this.#o.isOpen()) this.#armInflightTimer();
+        return;
+      }
       logger(
         "info",
         `viewer ${this.#o.id}: no ack for ${inflightTimeout}s, clearing its window`,
@@ -384,7 +435,17 @@ export class Delivery {
       if (step !== null) this.#setStep(step);
       this.startOver(true);
       this.#o.hub.wake();
-    }, Math.max(0, due));
+    }, Math.max(DRAIN_RECHECK_MS, due));
+  }
+
+  /**
+   * Whether `bytes` more may go out now: always when nothing is in flight,
+   * else only if all of it would drain within `maxMs` at the link's rate
+   * (unknown rate: yes). When not, an ack wakes this viewer again.
+   */
+  #roomFor(bytes: number, maxMs: number): boolean {
+    if (this.#link.inflightBytes === 0) return true;
+    return this.#link.drainMs(bytes) <= maxMs;
   }
 
   /**
@@ -400,22 +461,8 @@ export class Delivery {
     ) {
       return false;
     }
-    const { maxBufferedBytes, slowViewerTimeout } = this.#o.hub.options;
-    if (socket.bufferedAmount <= maxBufferedBytes) {
-      this.#fullSince = null;
-      return true;
-    }
-    // The viewer stopped reading: frames are skipped (memory stays bounded),
-    // and past a limit the viewer is closed.
-    const now = this.#clock.now();
-    this.#fullSince ??= now;
-    if (now - this.#fullSince >= slowViewerTimeout * 1000) {
-      this.#o.warn(
-        `closed: its socket held over ${maxBufferedBytes} bytes for ${slowViewerTimeout}s`,
-      );
-      this.#o.close(CLOSE_POLICY, "viewer too slow");
-      return false;
-    }
+    if (!this.#overLimit(this.#clock.now())) return true;
+    if (!this.#o.isOpen()) return false; // closed for being too slow
     if (this.#drainTimer === null) {
       this.#drainTimer = this.#clock.setTimeout(() => {
         this.#drainTimer = null;
@@ -423,6 +470,27 @@ export class Delivery {
       }, DRAIN_RECHECK_MS);
     }
     return false;
+  }
+
+  /**
+   * Whether the socket holds more than `maxBufferedBytes` unsent (frames are
+   * then skipped: memory stays bounded). A viewer that stays over it for
+   * `slowViewerTimeout` stopped reading: it is closed.
+   */
+  #overLimit(now: number): boolean {
+    const { maxBufferedBytes, slowViewerTimeout } = this.#o.hub.options;
+    if (this.#o.socket.bufferedAmount <= maxBufferedBytes) {
+      this.#fullSince = null;
+      return false;
+    }
+    this.#fullSince ??= now;
+    if (now - this.#fullSince >= slowViewerTimeout * 1000) {
+      this.#o.warn(
+        `closed: its socket held over ${maxBufferedBytes} bytes for ${slowViewerTimeout}s`,
+      );
+      this.#o.close(CLOSE_POLICY, "viewer too slow");
+    }
+    return true;
   }
 
   /** The lossless format for this viewer's still: PNG, else lossless WebP, else none. */
@@ -470,8 +538,13 @@ export class Delivery {
       return false;
     }
     const first = this.#inflight.size === 0;
-    this.#inflight.set(seq, this.#clock.now());
-    if (first) this.#armInflightTimer();
+    const now = this.#clock.now();
+    this.#inflight.set(seq, now);
+    this.#link.sent(seq, msg.length, now);
+    if (first) {
+      this.#lastAckAt = now; // the timeout counts from here
+      this.#armInflightTimer();
+    }
     this.#lastSentVersion = Math.max(this.#lastSentVersion, version);
     this.#highestSent = Math.max(this.#highestSent, version);
     this.#o.metrics.sent(msg.length, encodeMs);
@@ -487,6 +560,10 @@ export class Delivery {
     this.#o.sendQuality({
       bitrate: t.targetBitrate ?? undefined,
       fps: t.targetFps ?? undefined,
+      step,
+      reduced: step > 0,
+      quality: t.targetQuality ?? undefined,
+      scale: t.imageScale ?? undefined,
     });
     this.#o.hub.options.logger(
       "info",
@@ -497,18 +574,15 @@ export class Delivery {
     this.#o.hub.wake();
   }
 
-  /** JPEG/WebP quality at this viewer's step. */
-  #imageQuality(): number {
-    const q = this.#o.hub.options.quality;
-    if (!this.#adaptive || this.#step === 0) return q;
-    const scale = LADDER[this.#step].bitrate;
-    return Math.max(20, Math.round(q * (0.4 + 0.6 * scale)));
+  /** JPEG/WebP quality and the scale of a live picture at this viewer's step. */
+  #imageTarget(): { quality: number; scale: number } {
+    return this.#plan.image(this.#adaptive ? this.#step : null);
   }
 
   /** Whether a live image may go out now at this step's frame rate; if not, look again later. */
   #paced(): boolean {
-    if (!this.#adaptive || LADDER[this.#step].fps >= 1) return true;
-    const next = this.#lastLiveAt + 900 / this.#target(this.#step).fps;
+    if (!this.#adaptive || !this.#plan.paced(this.#step)) return true;
+    const next = this.#lastLiveAt + 900 / this.#plan.fpsAt(this.#step);
     const now = this.#clock.now();
     if (now >= next) return true;
     if (this.#paceTimer === null) {

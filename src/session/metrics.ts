@@ -45,6 +45,14 @@ export interface ViewerStats {
   targetBitrate: number | null;
   /** Target frame rate at that step, or null. */
   targetFps: number | null;
+  /** Image quality at that step (images), or null. */
+  targetQuality: number | null;
+  /** Fraction of the frame's size images are encoded at for this viewer (1 = full), or null for video. */
+  imageScale: number | null;
+  /** The measured delivery rate of the viewer's link, bit/s, or null before enough acks. */
+  linkBps: number | null;
+  /** Bytes sent to this viewer and not yet acknowledged. */
+  inflightBytes: number;
 }
 
 /** The counters `SessionMetrics` keeps (a part of `ViewerStats`). */
@@ -158,6 +166,8 @@ export class SessionMetrics {
         dropped: s.dropped,
         target_bitrate: s.targetBitrate ?? undefined,
         target_fps: s.targetFps ?? undefined,
+        link_bps: s.linkBps === null ? undefined : Math.round(s.linkBps),
+        quality_step: s.qualityStep ?? undefined,
       });
       this.#timer = this.#clock.setTimeout(tick, every);
     };

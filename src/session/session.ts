@@ -422,7 +422,7 @@ export class Session {
         this.#renegotiate(msg);
         return;
       case "ack":
-        this.#delivery.ack(msg.seq, msg.decode_queue_size);
+        this.#delivery.ack(msg.seq, msg.decode_queue_size, msg.held_ms ?? 0);
         return;
       case "request_keyframe":
         this.#delivery.startOver(false); // images: send the current picture again

@@ -45,6 +45,8 @@ export interface SessionHub {
   size(): { width: number; height: number };
   /** The version of the newest picture, 0 before the first. */
   newest(): number;
+  /** Frames published per second lately (at most the display's `fps`). */
+  publishFps(): number;
   /** True once nothing new came for `stillAfter` seconds. */
   settled(): boolean;
   /** What the stream can offer in negotiation; null when there is no such stream (closed 4404). */
@@ -63,6 +65,7 @@ export interface SessionHub {
     format: ImageFormat | "h264",
     quality: number,
     still: boolean,
+    scale?: number,
   ): PictureTrack | null;
   /** Push delivery: the shared H.264 stream at an adaptive quality step. */
   video(step: number): VideoTrack;
