@@ -20,6 +20,10 @@
  * - front (bench/front.ts): the library's own listener (node:http + ws)
  *   against `handler()` in `Deno.serve`, server CPU per frame and
  *   glass-to-glass latency, alternating in one run.
+ * - links (bench/links.ts): slow and lossy links in network namespaces
+ *   (`tc tbf`, `iptables` loss; needs root): glass-to-glass, frames drawn,
+ *   gaps and quality steps at 20-1 Mbit/s, under loss, through a rate
+ *   change and with a second viewer on another link.
  *
  * This file only orchestrates: it parses the parts asked for, runs them,
  * and writes the reports, the chart and the summary of every target of
@@ -34,6 +38,7 @@ import { frontBenchmark } from "./front.ts";
 import { type CostRow, h264Benchmark } from "./h264.ts";
 import { imageBenchmark } from "./image.ts";
 import { latencies, latencyBenchmark, type LatencyReport } from "./latency.ts";
+import { linksBenchmark } from "./links.ts";
 import { memoryBenchmark } from "./memory.ts";
 import { renderRing } from "./scene.ts";
 import {
@@ -56,6 +61,7 @@ const PARTS = [
   "gpu",
   "memory",
   "front",
+  "links",
 ] as const;
 type Part = typeof PARTS[number];
 
@@ -206,6 +212,7 @@ async function main(args: string[]): Promise<void> {
   }
   if (want.has("memory")) say(await memoryBenchmark());
   if (want.has("front")) sections.push(await frontBenchmark(rings));
+  if (want.has("links")) say((await linksBenchmark()).text);
 
   const svg = full && latency?.cases.length && cost.length &&
       imageCost.length
