@@ -19,6 +19,11 @@ export { RfbViewer } from "./viewer.ts";
 export type { ViewerOptions } from "./viewer.ts";
 export { defineRfbView, RfbViewElement } from "./element.ts";
 export type { FrameInfo, ViewStats, ViewStatus } from "./messages.ts";
+export type {
+  ControlMessage,
+  PresenceMessage,
+  PresenceViewer,
+} from "../src/protocol.ts";
 export { contentRect, toFramePoint } from "./mapping.ts";
 export type { FitMode, FramePoint, Layout, Rect } from "./mapping.ts";
 

@@ -40,6 +40,7 @@ import {
   viewportMessage,
 } from "./socket.ts";
 import { probeH264, VideoDecode } from "./video_decode.ts";
+import { readControl, readPresence } from "../sharing.ts";
 
 /** The parts of the worker global this module uses. */
 interface WorkerScope {
@@ -140,6 +141,15 @@ class ViewWorker {
       case "screenshot":
         this.#screenshot(msg.id);
         break;
+      case "control":
+        this.#socket.send(
+          msg.send === "request"
+            ? { type: "request_control" }
+            : msg.to === undefined
+            ? { type: "release_control" }
+            : { type: "release_control", to: msg.to },
+        );
+        break;
       case "reconnect":
         this.#socket.reconnect();
         break;
@@ -214,6 +224,12 @@ class ViewWorker {
       this.#status("negotiated");
     } else if (msg.type === "stats") {
       this.#figures.server(msg as StatsMessage);
+    } else if (msg.type === "presence") {
+      const presence = readPresence(msg);
+      if (presence) this.#post({ type: "presence", presence });
+    } else if (msg.type === "control") {
+      const control = readControl(msg);
+      if (control) this.#post({ type: "control", control });
     }
   }
 

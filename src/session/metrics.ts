@@ -45,6 +45,12 @@ export interface ViewerStats {
   targetBitrate: number | null;
   /** Target frame rate at that step, or null. */
   targetFps: number | null;
+  /** Its role (`"control"` or `"view"`), or null before it is admitted. */
+  role: "control" | "view" | null;
+  /** Whether its input reaches the app now. */
+  control: boolean;
+  /** Input events dropped because it did not drive. */
+  inputDropped: number;
 }
 
 /** The counters `SessionMetrics` keeps (a part of `ViewerStats`). */
