@@ -310,12 +310,6 @@ export class RfbViewer {
       b.addEventListener("click", onClick);
       return b;
     };
-    this.#controlButton = button("", "", () => {
-      const action = controlAction(this.view.presence, this.view.control);
-      if (action?.send === "request") this.view.requestControl();
-      else if (action) this.view.releaseControl(action.to);
-    });
-    this.#controlButton.hidden = true;
     this.#hudButton = button(
       "Stats",
       "Show or hide the stats",
@@ -334,6 +328,13 @@ export class RfbViewer {
     button("Fullscreen", "Enter or leave fullscreen", () => {
       this.toggleFullscreen().catch(() => {});
     });
+    // Shown only on a stream whose control is handed over (see sharing.ts).
+    this.#controlButton = button("", "", () => {
+      const action = controlAction(this.view.presence, this.view.control);
+      if (action?.send === "request") this.view.requestControl();
+      else if (action) this.view.releaseControl(action.to);
+    });
+    this.#controlButton.hidden = true;
     this.#updateTransportButton();
   }
 

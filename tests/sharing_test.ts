@@ -510,3 +510,81 @@ Deno.test("options: a bad control, controlIdle, defaultRole or presence is a cle
   assert.equal(s.display.presence()[0].role, "view");
   assert.ok(lines.some((l) => /role "admin".*admitted as "view"/.test(l)));
 });
+
+// pdum.rfb's browser client (widgets/src/worker/entry.ts, `handleControl`)
+// parses every text frame with JSON.parse and acts only on `config`,
+// `set_quality` and `stats`; any other type falls through its if/else
+// chain untouched. Its hello is `{type, supported, device_pixel_ratio,
+// token?}`, then `set_viewport`; it acks each frame it displays. This viewer
+// does exactly that, and knows nothing of presence or control.
+Deno.test("pdum.rfb compatibility: a client that knows none of the new messages still watches, and drives where it may", async () => {
+  const PDUM_KNOWS = new Set(["config", "set_quality", "stats"]);
+  await using s = await stage({ control: "exclusive", controlIdle: 60 });
+  const alice = await s.join("alice");
+  const ws = new WebSocket(`ws://127.0.0.1:${s.display.port}/`);
+  ws.binaryType = "arraybuffer";
+  const ignored: string[] = [];
+  let frames = 0, negotiated = false;
+  ws.onmessage = (e) => {
+    if (typeof e.data === "string") {
+      const control = JSON.parse(e.data); // no try, as pdum.rfb
+      if (control.type === "config") negotiated = true;
+      else if (!PDUM_KNOWS.has(control.type)) ignored.push(control.type);
+      return;
+    }
+    const view = new DataView(e.data as ArrayBuffer);
+    const len = view.getUint32(0, true);
+    const header = JSON.parse(
+      new TextDecoder().decode(new Uint8Array(e.data, 4, len)),
+    );
+    frames++;
+    ws.send(JSON.stringify({
+      type: "ack",
+      seq: header.seq,
+      decode_queue_size: 0,
+      displayed: true,
+    }));
+  };
+  await new Promise((r) => ws.onopen = r);
+  ws.send(JSON.stringify({
+    type: "hello",
+    supported: ["image/jpeg", "image/png", "image/webp"],
+    device_pixel_ratio: 1,
+    token: "bob",
+  }));
+  ws.send(JSON.stringify({
+    type: "set_viewport",
+    width: 320,
+    height: 240,
+    pwidth: 320,
+    pheight: 240,
+    ratio: 1,
+  }));
+  try {
+    await until(() => negotiated);
+    for (let i = 0; i < 5; i++) {
+      const rgba = quadrants(W, H);
+      rgba[0] = i;
+      s.display.publish(rgba);
+      await sleep(60);
+    }
+    await until(() => frames >= 5, 3000, "frames at the pdum.rfb client");
+    await until(() => ignored.includes("control"));
+    assert.deepEqual([...new Set(ignored)].sort(), ["control", "presence"]);
+    // It cannot ask for control, but the app can hand it over.
+    const bob = s.display.presence()[1];
+    assert.equal(bob.name, "Bob");
+    s.display.grantControl(bob.id);
+    await drivingIs(alice, false);
+    ws.send(JSON.stringify({
+      type: "event",
+      event: { type: "key_down", key: "b", modifiers: [] },
+    }));
+    await until(() => keys(s.events).length === 1);
+    assert.deepEqual(keys(s.events), ["Bob:b"]);
+    assert.equal(ws.readyState, WebSocket.OPEN);
+  } finally {
+    ws.close();
+    await new Promise((r) => ws.onclose = r);
+  }
+});
