@@ -48,9 +48,9 @@ border-radius:var(--_radius);box-sizing:border-box}
 .rfb-viewer .rfb-top{position:absolute;top:8px;left:8px;right:8px;display:flex;flex-wrap:wrap;gap:6px;
 justify-content:space-between;align-items:flex-start;pointer-events:none}
 .rfb-viewer .rfb-group{display:flex;gap:6px}
-.rfb-viewer .rfb-pill,.rfb-viewer .rfb-badge,.rfb-viewer .rfb-toolbar,.rfb-viewer .rfb-hud{
+.rfb-viewer .rfb-pill,.rfb-viewer .rfb-share,.rfb-viewer .rfb-badge,.rfb-viewer .rfb-toolbar,.rfb-viewer .rfb-hud{
 background:var(--_panel);backdrop-filter:blur(6px);border-radius:999px}
-.rfb-viewer .rfb-pill{padding:3px 10px 3px 8px;display:flex;align-items:center;gap:6px;white-space:nowrap}
+.rfb-viewer .rfb-pill,.rfb-viewer .rfb-share{padding:3px 10px 3px 8px;display:flex;align-items:center;gap:6px;white-space:nowrap}
 .rfb-viewer .rfb-dot{width:8px;height:8px;border-radius:50%;background:var(--_warn);flex:none}
 .rfb-viewer [data-status=negotiated] .rfb-dot{background:var(--_ok);box-shadow:0 0 6px var(--_ok)}
 .rfb-viewer [data-status=closed] .rfb-dot,.rfb-viewer [data-status=error] .rfb-dot{background:var(--_bad)}
@@ -196,7 +196,7 @@ export class RfbViewer {
     this.#badge = el("div", "rfb-badge", group);
     this.#badge.hidden = true;
     this.#badge.title = "publish → displayed latency";
-    this.#share = el("div", "rfb-pill rfb-share", group);
+    this.#share = el("div", "rfb-share", group);
     this.#share.setAttribute("role", "status");
     el("span", "rfb-dot", this.#share);
     this.#shareText = el("span", "rfb-share-text", this.#share);

@@ -473,7 +473,11 @@ export class Session {
         this.#hub.wake();
         return;
       case "set_viewport":
-        if (!this.#takeEventToken() || !this.#drives()) return;
+        // Only a driver's view size reaches the app (not counted as input
+        // dropped, nor as activity: a viewer reports it by itself).
+        if (
+          !this.#takeEventToken() || !this.#hub.presence.drives(this)
+        ) return;
         this.#hub.input({
           type: "resize",
           width: msg.width,
