@@ -19,10 +19,10 @@
  * console.log(ROLES.join(" | ")); // control | view
  * ```
  */
-export const ROLES = ["control", "view"] as const;
+export const ROLES: readonly Role[] = ["control", "view"];
 
 /** A viewer's role: `"control"` may drive, `"view"` only watches. */
-export type Role = typeof ROLES[number];
+export type Role = "control" | "view";
 
 /**
  * The values of the `control` option.
@@ -33,14 +33,18 @@ export type Role = typeof ROLES[number];
  * console.log(CONTROL_MODES.join(" | ")); // shared | exclusive | none
  * ```
  */
-export const CONTROL_MODES = ["shared", "exclusive", "none"] as const;
+export const CONTROL_MODES: readonly ControlMode[] = [
+  "shared",
+  "exclusive",
+  "none",
+];
 
 /**
  * Who drives a stream: `"shared"` (every control-role viewer, the default),
  * `"exclusive"` (one control-role viewer at a time, handed over on request)
  * or `"none"` (nobody: a broadcast).
  */
-export type ControlMode = typeof CONTROL_MODES[number];
+export type ControlMode = "shared" | "exclusive" | "none";
 
 /** What a session knows about its viewer once it is admitted. */
 export interface ViewerIdentity {
