@@ -28,7 +28,7 @@
  */
 
 export { Display } from "./src/display.ts";
-export type { PublishOptions } from "./src/display.ts";
+export type { PublishOptions, ViewerPresence } from "./src/display.ts";
 export type { DisplayStats } from "./src/display_stats.ts";
 export { RfbServer, serve, serveServer } from "./src/http/server.ts";
 export { handler } from "./src/http/handler.ts";
@@ -66,7 +66,8 @@ export type {
   ServerOptions,
   TunableOptions,
 } from "./src/options.ts";
-export type { DisplayEvent } from "./src/events.ts";
+export type { ControlRequestEvent, DisplayEvent } from "./src/events.ts";
+export type { ControlMode, Role } from "./src/session/identity.ts";
 export type {
   Channels,
   Frame,

@@ -6,7 +6,9 @@
 
 import type {
   ConfigMessage,
+  ControlMessage,
   InputEvent,
+  PresenceMessage,
   StatsMessage,
   Transport,
 } from "../src/protocol.ts";
@@ -136,6 +138,7 @@ export type ToWorker =
   | { type: "input"; event: InputEvent }
   | { type: "transport"; transport: "auto" | Transport }
   | { type: "screenshot"; id: number }
+  | { type: "control"; send: "request" | "release"; to?: number }
   | { type: "reconnect" }
   | { type: "dispose" };
 
@@ -150,6 +153,8 @@ export type FromWorker =
     retryMs?: number;
   }
   | { type: "config"; config: ConfigMessage }
+  | { type: "presence"; presence: PresenceMessage }
+  | { type: "control"; control: ControlMessage }
   | { type: "stats"; stats: ViewStats }
   | { type: "frame"; frame: FrameInfo }
   | { type: "screenshot"; id: number; blob: Blob | null; error?: string }

@@ -24,6 +24,11 @@ export type {
   ViewStats,
   ViewStatus,
 } from "./messages.ts";
+export type {
+  ControlMessage,
+  PresenceMessage,
+  PresenceViewer,
+} from "../src/protocol.ts";
 export { contentRect, toFramePoint } from "./mapping.ts";
 export type { FitMode, FramePoint, Layout, Rect } from "./mapping.ts";
 

@@ -9,8 +9,10 @@
 
 import type {
   ConfigMessage,
+  ControlMessage,
   InputEvent,
   Modifier,
+  PresenceMessage,
   Transport,
 } from "../src/protocol.ts";
 import { InputCoalescer } from "./coalesce.ts";
@@ -102,7 +104,11 @@ function toWebSocketUrl(url: string): string {
  * Events: `status` (`CustomEvent<StatusDetail>`), `config`
  * (`CustomEvent<ConfigMessage>`), `stats` (`CustomEvent<ViewStats>`, twice a
  * second), `frame` (`CustomEvent<FrameInfo>`, each frame drawn, with its
- * publish-to-display latency).
+ * publish-to-display latency), and on a server that shares control,
+ * `presence` (`CustomEvent<PresenceMessage | null>`: who watches, who
+ * drives) and `control` (`CustomEvent<ControlMessage | null>`: this
+ * viewer's standing; null once the connection drops). While `control` says
+ * this viewer does not drive, its input is not sent.
  *
  * @example
  * ```ts ignore
@@ -127,6 +133,8 @@ export class RemoteFramebufferView extends EventTarget {
   #transport: "auto" | Transport;
   #config: ConfigMessage | null = null;
   #stats: ViewStats | null = null;
+  #presence: PresenceMessage | null = null;
+  #control: ControlMessage | null = null;
   #coalescer: InputCoalescer;
   #raf = 0;
   #resize: ResizeObserver;
@@ -165,9 +173,12 @@ export class RemoteFramebufferView extends EventTarget {
     canvas.setAttribute("aria-label", "remote framebuffer");
     element.appendChild(canvas);
     this.canvas = canvas;
-    this.#coalescer = new InputCoalescer((event) =>
-      this.#post({ type: "input", event })
-    );
+    this.#coalescer = new InputCoalescer((event) => {
+      // A viewer that does not drive sends nothing (the server would drop it).
+      if (this.#control?.driving !== false) {
+        this.#post({ type: "input", event });
+      }
+    });
 
     this.#worker = options.workerUrl
       ? new Worker(options.workerUrl, { type: "module" })
@@ -215,6 +226,33 @@ export class RemoteFramebufferView extends EventTarget {
   /** The last stats, or null before the first. */
   get stats(): ViewStats | null {
     return this.#stats;
+  }
+
+  /** Who watches and who drives, from the server's last `presence`; null without one. */
+  get presence(): PresenceMessage | null {
+    return this.#presence;
+  }
+
+  /**
+   * This viewer's standing (role, mode, whether it drives), from the
+   * server's last `control`; null when the server sends none (as before
+   * sharing existed: every viewer drives).
+   */
+  get control(): ControlMessage | null {
+    return this.#control;
+  }
+
+  /** Ask to drive (a stream whose control is exclusive). */
+  requestControl(): void {
+    this.#post({ type: "control", send: "request" });
+  }
+
+  /**
+   * Stop driving and hand control to viewer `to` (else to the first that
+   * asked); while a request waits, withdraw it.
+   */
+  releaseControl(to?: number): void {
+    this.#post({ type: "control", send: "release", to });
   }
 
   /** The fit mode. */
@@ -317,6 +355,18 @@ export class RemoteFramebufferView extends EventTarget {
         this.#config = msg.config;
         this.dispatchEvent(new CustomEvent("config", { detail: msg.config }));
         break;
+      case "presence":
+        this.#presence = msg.presence;
+        this.dispatchEvent(
+          new CustomEvent("presence", { detail: msg.presence }),
+        );
+        break;
+      case "control":
+        this.#control = msg.control;
+        this.#coalescer.clear(); // nothing queued under the old standing
+        this.canvas.dataset.driving = String(msg.control.driving);
+        this.dispatchEvent(new CustomEvent("control", { detail: msg.control }));
+        break;
       case "stats":
         this.#stats = msg.stats;
         this.dispatchEvent(new CustomEvent("stats", { detail: msg.stats }));
@@ -336,6 +386,13 @@ export class RemoteFramebufferView extends EventTarget {
   }
 
   #setStatus(detail: StatusDetail): void {
+    if (detail.status === "closed" && this.#control) {
+      // The next server may not share control: until it says, input goes.
+      this.#presence = this.#control = null;
+      delete this.canvas.dataset.driving;
+      this.dispatchEvent(new CustomEvent("presence", { detail: null }));
+      this.dispatchEvent(new CustomEvent("control", { detail: null }));
+    }
     this.#status = detail.status;
     this.dispatchEvent(new CustomEvent("status", { detail }));
   }

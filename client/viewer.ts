@@ -1,7 +1,9 @@
 /**
  * `RfbViewer`: the "batteries" viewer. A view plus a status pill, a latency
  * badge, a toggleable stats HUD and a toolbar (screenshot, fullscreen,
- * transport, HUD), themed through CSS custom properties:
+ * transport, HUD), and on a shared stream a sharing pill ("View only ·
+ * Alice is driving · 12 watching") and a control button (request, cancel,
+ * hand over, release), themed through CSS custom properties:
  *
  * `--rfb-bg`, `--rfb-fg`, `--rfb-accent`, `--rfb-panel`, `--rfb-ok`,
  * `--rfb-warn`, `--rfb-bad`, `--rfb-font`, `--rfb-radius`.
@@ -15,6 +17,7 @@
 
 import type { ConfigMessage, Transport } from "../src/protocol.ts";
 import type { ReducedStream, ViewStats } from "./messages.ts";
+import { controlAction, presenceLine } from "./sharing.ts";
 import {
   RemoteFramebufferView,
   type StatusDetail,
@@ -45,9 +48,9 @@ border-radius:var(--_radius);box-sizing:border-box}
 .rfb-viewer .rfb-top{position:absolute;top:8px;left:8px;right:8px;display:flex;flex-wrap:wrap;gap:6px;
 justify-content:space-between;align-items:flex-start;pointer-events:none}
 .rfb-viewer .rfb-group{display:flex;gap:6px}
-.rfb-viewer .rfb-pill,.rfb-viewer .rfb-badge,.rfb-viewer .rfb-toolbar,.rfb-viewer .rfb-hud{
+.rfb-viewer .rfb-pill,.rfb-viewer .rfb-share,.rfb-viewer .rfb-badge,.rfb-viewer .rfb-toolbar,.rfb-viewer .rfb-hud{
 background:var(--_panel);backdrop-filter:blur(6px);border-radius:999px}
-.rfb-viewer .rfb-pill{padding:3px 10px 3px 8px;display:flex;align-items:center;gap:6px;white-space:nowrap}
+.rfb-viewer .rfb-pill,.rfb-viewer .rfb-share{padding:3px 10px 3px 8px;display:flex;align-items:center;gap:6px;white-space:nowrap}
 .rfb-viewer .rfb-dot{width:8px;height:8px;border-radius:50%;background:var(--_warn);flex:none}
 .rfb-viewer [data-status=negotiated] .rfb-dot{background:var(--_ok);box-shadow:0 0 6px var(--_ok)}
 .rfb-viewer [data-status=closed] .rfb-dot,.rfb-viewer [data-status=error] .rfb-dot{background:var(--_bad)}
@@ -66,6 +69,10 @@ font:inherit;font-weight:500;white-space:nowrap}
 font:11px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre;pointer-events:none;
 max-width:calc(100% - 16px);max-height:calc(100% - 16px);overflow:hidden}
 .rfb-viewer .rfb-hud[hidden]{display:none}
+.rfb-viewer .rfb-share[hidden],.rfb-viewer .rfb-toolbar button[hidden]{display:none}
+.rfb-viewer .rfb-share[data-driving=true] .rfb-dot{background:var(--_accent);box-shadow:0 0 6px var(--_accent)}
+.rfb-viewer .rfb-share[data-driving=false] .rfb-dot{background:var(--_fg);opacity:.5}
+.rfb-viewer .rfb-canvas[data-driving=false]{cursor:default}
 `;
 
 function injectStyle(): void {
@@ -149,6 +156,9 @@ export class RfbViewer {
   #hud: HTMLPreElement;
   #hudButton: HTMLButtonElement | null = null;
   #transportButton: HTMLButtonElement | null = null;
+  #share: HTMLDivElement;
+  #shareText: HTMLSpanElement;
+  #controlButton: HTMLButtonElement | null = null;
   #title: string;
   /** Whether the caller asked for the HUD (`hud`). */
   #hudWanted: boolean;
@@ -186,6 +196,11 @@ export class RfbViewer {
     this.#badge = el("div", "rfb-badge", group);
     this.#badge.hidden = true;
     this.#badge.title = "publish → displayed latency";
+    this.#share = el("div", "rfb-share", group);
+    this.#share.setAttribute("role", "status");
+    el("span", "rfb-dot", this.#share);
+    this.#shareText = el("span", "rfb-share-text", this.#share);
+    this.#share.hidden = true;
     this.#hud = el("pre", "rfb-hud", this.root);
     this.#hud.hidden = !this.#hudWanted;
     this.#hud.textContent = "waiting for stats…";
@@ -205,6 +220,26 @@ export class RfbViewer {
       (e) => this.#setStats((e as CustomEvent<ViewStats>).detail),
     );
     this.view.addEventListener("config", () => this.#updateTransportButton());
+    for (const type of ["presence", "control"]) {
+      this.view.addEventListener(type, () => this.#updateSharing());
+    }
+  }
+
+  /** The sharing pill and the control button follow `presence` and `control`. */
+  #updateSharing(): void {
+    const { presence, control } = this.view;
+    const line = presenceLine(presence, control);
+    this.#share.hidden = line === null;
+    this.#shareText.textContent = line ?? "";
+    if (control) this.#share.dataset.driving = String(control.driving);
+    const b = this.#controlButton;
+    if (!b) return;
+    const action = controlAction(presence, control);
+    b.hidden = action === null;
+    if (!action) return;
+    b.textContent = action.label;
+    b.title = action.title;
+    b.setAttribute("aria-pressed", String(action.pressed));
   }
 
   /**
@@ -293,6 +328,13 @@ export class RfbViewer {
     button("Fullscreen", "Enter or leave fullscreen", () => {
       this.toggleFullscreen().catch(() => {});
     });
+    // Shown only on a stream whose control is handed over (see sharing.ts).
+    this.#controlButton = button("", "", () => {
+      const action = controlAction(this.view.presence, this.view.control);
+      if (action?.send === "request") this.view.requestControl();
+      else if (action) this.view.releaseControl(action.to);
+    });
+    this.#controlButton.hidden = true;
     this.#updateTransportButton();
   }
 

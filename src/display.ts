@@ -30,9 +30,10 @@ import {
 import type { Session } from "./session/session.ts";
 import type { SessionRequest, ViewerSocket } from "./session/types.ts";
 import { targetAt } from "./hub/video_tracks.ts";
+import type { ViewerPresence } from "./hub/presence.ts";
 import type { DisplayStats } from "./display_stats.ts";
 
-export type { DisplayStats };
+export type { DisplayStats, ViewerPresence };
 
 /** Options for one `publish` call. */
 export interface PublishOptions {
@@ -295,6 +296,7 @@ export class Display implements AsyncDisposable {
    * Retune the stream while it runs: image format and quality, H.264
    * bitrate, frame rate and GOP, still-after, transport, adaptation. Every
    * viewer renegotiates (a new `config`) and restarts from a full picture.
+   * Who drives (`control`, `controlIdle`) changes without a restart.
    * Throws a `RangeError` for a bad value, changing nothing, and an `Error`
    * once the display is closed.
    *
@@ -330,7 +332,10 @@ export class Display implements AsyncDisposable {
     );
     const opts = this.#opts as Record<string, unknown>;
     for (const k of TUNABLE) opts[k] = (next as Record<string, unknown>)[k];
-    this.#hub.retune();
+    // Who drives changes nothing the encoders or viewers' streams depend on.
+    if (keys.every((k) => k === "control" || k === "controlIdle")) {
+      this.#hub.presence.retune();
+    } else this.#hub.retune();
   }
 
   /**
@@ -355,6 +360,8 @@ export class Display implements AsyncDisposable {
       gop: o.gop,
       stillAfter: o.stillAfter,
       adaptive: o.adaptive,
+      control: o.control,
+      controlIdle: o.controlIdle,
     };
   }
 
@@ -397,6 +404,64 @@ export class Display implements AsyncDisposable {
       eventsQueued: this.#events.size,
       eventsDropped: this.#events.dropped,
     };
+  }
+
+  /**
+   * The viewers watching now, in the order they joined: id (as in events'
+   * `viewer`), name, role, transport, when they joined, whether they drive,
+   * whether they asked for control, and what the `authenticate` hook
+   * returned for them.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64, { control: "exclusive" });
+   * for (const v of display.presence()) {
+   *   console.log(v.id, v.name ?? "anonymous", v.control ? "drives" : "watches");
+   * }
+   * await display.close();
+   * ```
+   */
+  presence(): ViewerPresence[] {
+    return this.#hub.presence.list();
+  }
+
+  /**
+   * Hand exclusive control to viewer `id` (e.g. on its `control_request`
+   * event). Returns false when that viewer has left. Throws when `control`
+   * is not `"exclusive"`, or the viewer's role is `"view"`.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64, { control: "exclusive" });
+   * for (const ev of display.pollEvents()) {
+   *   if (ev.type === "control_request") display.grantControl(ev.viewer);
+   * }
+   * await display.close();
+   * ```
+   */
+  grantControl(id: number): boolean {
+    this.#open("grantControl()");
+    return this.#hub.presence.grant(id);
+  }
+
+  /**
+   * Take exclusive control back from whoever drives: nobody drives until
+   * `grantControl()`, and requests wait for the app. Throws when `control`
+   * is not `"exclusive"`.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64, { control: "exclusive" });
+   * display.releaseControl();
+   * await display.close();
+   * ```
+   */
+  releaseControl(): void {
+    this.#open("releaseControl()");
+    this.#hub.presence.takeBack();
   }
 
   /**

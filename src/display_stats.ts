@@ -33,6 +33,12 @@ export interface DisplayStats {
   eventsQueued: number;
   /** Input events dropped because the app did not drain them. */
   eventsDropped: number;
+  /**
+   * Input events dropped because their viewer did not drive (a `"view"`
+   * role, another viewer holding exclusive control, or `control: "none"`),
+   * since the display started.
+   */
+  inputDropped: number;
   /** Per-viewer figures. */
   viewerStats: ViewerStats[];
 }

@@ -41,6 +41,7 @@ import {
   viewportMessage,
 } from "./socket.ts";
 import { probeH264, VideoDecode } from "./video_decode.ts";
+import { readControl, readPresence } from "../sharing.ts";
 
 /** The parts of the worker global this module uses. */
 interface WorkerScope {
@@ -147,6 +148,15 @@ class ViewWorker {
       case "screenshot":
         this.#screenshot(msg.id);
         break;
+      case "control":
+        this.#socket.send(
+          msg.send === "request"
+            ? { type: "request_control" }
+            : msg.to === undefined
+            ? { type: "release_control" }
+            : { type: "release_control", to: msg.to },
+        );
+        break;
       case "reconnect":
         this.#socket.reconnect();
         break;
@@ -230,6 +240,12 @@ class ViewWorker {
       this.#figures.server(msg as StatsMessage);
     } else if (msg.type === "set_quality") {
       this.#figures.quality(msg as SetQualityMessage);
+    } else if (msg.type === "presence") {
+      const presence = readPresence(msg);
+      if (presence) this.#post({ type: "presence", presence });
+    } else if (msg.type === "control") {
+      const control = readControl(msg);
+      if (control) this.#post({ type: "control", control });
     }
   }
 

@@ -4,7 +4,8 @@
  * encoded bytes. The hub owns the encodings (an image `PictureGroup` per
  * format, quality and size, the shared H.264 `VideoGroup`s and the still,
  * or the fed tracks), the newest frame and whether the scene rests, and the
- * sessions themselves, which see it only as a `SessionHub`.
+ * sessions themselves, which see it only as a `SessionHub`; its `Presence`
+ * says who watches and who drives.
  *
  * @module
  */
@@ -42,6 +43,7 @@ import {
   FedVideo,
 } from "./feed.ts";
 import { PictureGroup } from "./picture_group.ts";
+import { Presence } from "./presence.ts";
 import { EncodeTotals } from "./totals.ts";
 import type { PictureTrack, VideoTrack } from "./tracks.ts";
 import { type H264Source, VideoTracks } from "./video_tracks.ts";
@@ -106,6 +108,8 @@ export class Hub implements SessionHub {
   readonly name: string;
   /** The stream's settings. */
   readonly options: ResolvedDisplayOptions;
+  /** Who watches and who drives. */
+  readonly presence: Presence;
   #width: number;
   #height: number;
   #clock: Clock;
@@ -123,6 +127,7 @@ export class Hub implements SessionHub {
   #fed: Fed | null;
   #sessions = new Set<Session>();
   #admitted = new Set<Session>(); // past authentication: what maxViewers counts
+  #inputDroppedGone = 0; // by viewers that left
   #wakeScheduled = false;
   #closed = false;
 
@@ -134,6 +139,7 @@ export class Hub implements SessionHub {
     this.#height = o.height;
     this.#clock = o.options.clock;
     this.#input = o.input;
+    this.presence = new Presence({ options: o.options, input: o.input });
     const where = `display '${o.name}'`;
     const latest = () => this.#latest;
     this.#video = new VideoTracks({
@@ -328,8 +334,11 @@ export class Hub implements SessionHub {
 
   /** A session ended. */
   leave(session: object): void {
-    this.#sessions.delete(session as Session);
+    if (this.#sessions.delete(session as Session)) {
+      this.#inputDroppedGone += (session as Session).inputDropped;
+    }
     this.#admitted.delete(session as Session);
+    this.presence.leave(session as Session);
   }
 
   // --- what the display (or a feed) does ---
@@ -437,6 +446,7 @@ export class Hub implements SessionHub {
     this.#retirePictures();
     this.#video.close();
     for (const s of this.#sessions) s.reconfigure();
+    this.presence.retune();
     this.#armStill();
     this.wake();
   }
@@ -472,6 +482,10 @@ export class Hub implements SessionHub {
         ? "live"
         : "idle",
       viewerStats: [...this.#sessions].map((s) => s.stats()),
+      inputDropped: [...this.#sessions].reduce(
+        (n, s) => n + s.inputDropped,
+        this.#inputDroppedGone,
+      ),
     };
   }
 
@@ -479,6 +493,7 @@ export class Hub implements SessionHub {
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      this.presence.close();
       if (this.#stillTimer !== null) this.#clock.clearTimeout(this.#stillTimer);
       this.#stillTimer = null;
       for (const s of [...this.#sessions]) {

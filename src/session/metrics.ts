@@ -53,6 +53,12 @@ export interface ViewerStats {
   linkBps: number | null;
   /** Bytes sent to this viewer and not yet acknowledged. */
   inflightBytes: number;
+  /** Its role (`"control"` or `"view"`), or null before it is admitted. */
+  role: "control" | "view" | null;
+  /** Whether its input reaches the app now. */
+  control: boolean;
+  /** Input events dropped because it did not drive. */
+  inputDropped: number;
 }
 
 /** The counters `SessionMetrics` keeps (a part of `ViewerStats`). */
