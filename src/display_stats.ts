@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { RecordingStats } from "./record/types.ts";
 import type { ViewerStats } from "./session/metrics.ts";
 
 /** Figures for one display, from `Display.stats()`. */
@@ -35,4 +36,6 @@ export interface DisplayStats {
   eventsDropped: number;
   /** Per-viewer figures. */
   viewerStats: ViewerStats[];
+  /** Each recording running (`Display.record()`); absent when none. */
+  recordings?: RecordingStats[];
 }

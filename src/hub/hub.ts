@@ -43,7 +43,7 @@ import {
 } from "./feed.ts";
 import { PictureGroup } from "./picture_group.ts";
 import { EncodeTotals } from "./totals.ts";
-import type { PictureTrack, VideoTrack } from "./tracks.ts";
+import type { PictureTrack, StreamTap, VideoTrack } from "./tracks.ts";
 import { type H264Source, VideoTracks } from "./video_tracks.ts";
 
 /** A stream fed with pictures encoded elsewhere (see `Hub.feedVideo`). */
@@ -121,6 +121,7 @@ export class Hub implements SessionHub {
   #video: VideoTracks;
   #fed: Fed | null;
   #sessions = new Set<Session>();
+  #taps = new Set<StreamTap>();
   #admitted = new Set<Session>(); // past authentication: what maxViewers counts
   #wakeScheduled = false;
   #closed = false;
@@ -150,6 +151,7 @@ export class Hub implements SessionHub {
       clock: this.#clock,
       log: o.options.logger,
       onChunk: (chunk, group) => {
+        for (const t of this.#taps) t.chunk(chunk, group);
         for (const s of this.#sessions) s.offerChunk(chunk, group);
       },
       wake: () => this.wake(),
@@ -295,6 +297,7 @@ export class Hub implements SessionHub {
     queueMicrotask(() => {
       this.#wakeScheduled = false;
       if (this.#closed) return;
+      for (const t of this.#taps) t.pump();
       for (const s of this.#sessions) s.pump();
     });
   }
@@ -360,6 +363,7 @@ export class Hub implements SessionHub {
     this.#fitTo(unit.width, unit.height, "feedVideo()");
     const chunk = fed.video.put(unit, ++this.#version);
     fed.arrived();
+    for (const t of this.#taps) t.chunk(chunk, fed.video);
     for (const s of this.#sessions) s.offerChunk(chunk, fed.video);
     this.wake();
   }
@@ -400,6 +404,7 @@ export class Hub implements SessionHub {
     this.#pool.clear();
     this.#retirePictures();
     this.#video.close();
+    for (const t of this.#taps) t.resized();
     for (const s of this.#sessions) s.resized();
   }
 
@@ -443,11 +448,45 @@ export class Hub implements SessionHub {
         ? "live"
         : "idle",
       viewerStats: [...this.#sessions].map((s) => s.stats()),
+      ...(this.#taps.size
+        ? { recordings: [...this.#taps].map((t) => t.stats()) }
+        : {}),
     };
+  }
+
+  /** Follow the stream with `tap` until the returned function is called. */
+  addTap(tap: StreamTap): () => void {
+    this.#taps.add(tap);
+    return () => this.#taps.delete(tap);
+  }
+
+  /** The newest frame, held until `release()` (null before the first, or when fed). */
+  hold(): { frame: Frame; release: () => void } | null {
+    const frame = this.#latest;
+    if (!frame) return null;
+    frame.refs++;
+    return { frame, release: () => this.#pool.release(frame) };
+  }
+
+  /**
+   * The shared H.264 stream's codec string (a fed one's may be unknown
+   * before the first unit: `"avc1"`), or null when H.264 is off here.
+   */
+  h264Codec(): Promise<string | null> {
+    const fed = this.#fed;
+    return fed
+      ? Promise.resolve(fed.video.last?.codec ?? fed.codec ?? "avc1")
+      : this.#video.offerCodec();
+  }
+
+  /** Why H.264 is off now (for good, or at this size), or null. */
+  h264Off(): string | null {
+    return this.#fed ? null : this.#video.unavailable();
   }
 
   /** Close every viewer (1001) and encoder; resolves once the encoders are freed. */
   close(): Promise<void> {
+    const taps = [...this.#taps].map((t) => t.close().catch(() => {}));
     if (!this.#closed) {
       this.#closed = true;
       if (this.#stillTimer !== null) this.#clock.clearTimeout(this.#stillTimer);
@@ -460,7 +499,7 @@ export class Hub implements SessionHub {
       if (this.#latest) this.#pool.release(this.#latest);
       this.#latest = null;
     }
-    return this.#video.settled();
+    return Promise.all([...taps, this.#video.settled()]).then(() => {});
   }
 
   /**
