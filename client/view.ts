@@ -88,6 +88,14 @@ function buttons(e: MouseEvent): number[] {
 
 let nextScreenshot = 1;
 
+/** A recording in a view (`view.record()`): `stop()` hands over the MP4. */
+export interface ViewRecording {
+  /** End the recording; resolves with the MP4 file (rejects if nothing was recorded). */
+  stop(): Promise<Blob>;
+}
+
+type RecordReply = Extract<FromWorker, { type: "record" }>;
+
 /** Resolve a stream URL against the page: `/cam` or `http://…` become `ws(s)://…`. */
 function toWebSocketUrl(url: string): string {
   const u = new URL(url, location.href);
@@ -136,6 +144,7 @@ export class RemoteFramebufferView extends EventTarget {
     number,
     { resolve: (b: Blob) => void; reject: (e: Error) => void }
   >();
+  #records = new Map<number, (reply: RecordReply) => void>();
   #disposed = false;
 
   /** Make a view in `element` and connect. */
@@ -262,6 +271,31 @@ export class RemoteFramebufferView extends EventTarget {
     });
   }
 
+  /**
+   * Record what this view shows into an MP4: on H.264 the chunks it
+   * receives go into the file as they are (no encode); on images what it
+   * draws is encoded with WebCodecs' `VideoEncoder`. Rejects before the
+   * view is connected, or when images cannot be encoded here.
+   */
+  async record(): Promise<ViewRecording> {
+    const ask = (type: "record" | "record_stop") =>
+      new Promise<RecordReply>((resolve, reject) => {
+        if (this.#disposed) return reject(new Error("view disposed"));
+        const id = nextScreenshot++;
+        this.#records.set(id, resolve);
+        this.#post({ type, id });
+      });
+    const started = await ask("record");
+    if (started.error) throw new Error(started.error);
+    return {
+      stop: async () => {
+        const r = await ask("record_stop");
+        if (!r.blob) throw new Error(r.error ?? "recording failed");
+        return r.blob;
+      },
+    };
+  }
+
   /** Focus the view so it receives keys (Escape gives focus back to the page). */
   focus(): void {
     this.canvas.focus();
@@ -296,6 +330,10 @@ export class RemoteFramebufferView extends EventTarget {
       reject(new Error("view disposed"));
     }
     this.#shots.clear();
+    for (const answer of this.#records.values()) {
+      answer({ type: "record", id: 0, blob: null, error: "view disposed" });
+    }
+    this.#records.clear();
     this.canvas.remove();
   }
 
@@ -323,6 +361,10 @@ export class RemoteFramebufferView extends EventTarget {
         break;
       case "frame":
         this.dispatchEvent(new CustomEvent("frame", { detail: msg.frame }));
+        break;
+      case "record":
+        this.#records.get(msg.id)?.(msg);
+        this.#records.delete(msg.id);
         break;
       case "screenshot": {
         const p = this.#shots.get(msg.id);
