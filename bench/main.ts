@@ -20,6 +20,8 @@
  * - front (bench/front.ts): the library's own listener (node:http + ws)
  *   against `handler()` in `Deno.serve`, server CPU per frame and
  *   glass-to-glass latency, alternating in one run.
+ * - record (bench/record.ts): a recording's cost per frame on the shared
+ *   encoder's units beside the encode, and its bytes per second.
  *
  * This file only orchestrates: it parses the parts asked for, runs them,
  * and writes the reports, the chart and the summary of every target of
@@ -35,6 +37,7 @@ import { type CostRow, h264Benchmark } from "./h264.ts";
 import { imageBenchmark } from "./image.ts";
 import { latencies, latencyBenchmark, type LatencyReport } from "./latency.ts";
 import { memoryBenchmark } from "./memory.ts";
+import { recordBenchmark } from "./record.ts";
 import { renderRing } from "./scene.ts";
 import {
   cpuModel,
@@ -56,6 +59,7 @@ const PARTS = [
   "gpu",
   "memory",
   "front",
+  "record",
 ] as const;
 type Part = typeof PARTS[number];
 
@@ -172,7 +176,7 @@ async function main(args: string[]): Promise<void> {
   const rings = new Map<string, Uint8Array[]>();
   if (
     want.has("floors") || want.has("h264") || want.has("latency") ||
-    want.has("front")
+    want.has("front") || want.has("record")
   ) {
     for (const [w, h] of SIZES) rings.set(sizeName(w, h), renderRing(w, h));
   }
@@ -206,6 +210,7 @@ async function main(args: string[]): Promise<void> {
   }
   if (want.has("memory")) say(await memoryBenchmark());
   if (want.has("front")) sections.push(await frontBenchmark(rings));
+  if (want.has("record")) say(await recordBenchmark(rings));
 
   const svg = full && latency?.cases.length && cost.length &&
       imageCost.length
