@@ -57,7 +57,7 @@ Deno.test({
     // The viewer watches first: the shared encoder runs for it.
     for (let i = 0; i < 15; i++) {
       publish();
-      await sleep(33);
+      await sleep(40);
     }
     await until(() => viewer.received > 5, 5000, "the viewer's chunks");
     const before = display.stats();
@@ -65,7 +65,7 @@ Deno.test({
     const started = performance.now();
     for (let due = started; performance.now() - started < 10_000;) {
       publish();
-      due += 1000 / 30;
+      due += 1000 / 25; // 25 fps: room for an encode on a busy machine
       await sleep(Math.max(0, due - performance.now()));
     }
     const last = ring[(t - 1) % ring.length];
@@ -169,6 +169,7 @@ Deno.test({
       stderr: "inherit",
     }).spawn();
     let published = 0;
+    const guard = setTimeout(() => child.kill("SIGKILL"), 60_000); // never hang
     const lines = child.stdout.pipeThrough(new TextDecoderStream())
       .getReader();
     let text = "";
@@ -179,6 +180,7 @@ Deno.test({
       const m = [...text.matchAll(/published (\d+)/g)].at(-1);
       if (m) published = Number(m[1]);
     }
+    clearTimeout(guard);
     child.kill("SIGKILL");
     const status = await child.status;
     await lines.cancel().catch(() => {});
