@@ -30,6 +30,13 @@
 export { Display } from "./src/display.ts";
 export type { PublishOptions, ViewerPresence } from "./src/display.ts";
 export type { DisplayStats } from "./src/display_stats.ts";
+export type { Recording } from "./src/record/recording.ts";
+export type {
+  RecordingResult,
+  RecordingStats,
+  RecordOptions,
+  SnapshotOptions,
+} from "./src/record/types.ts";
 export { RfbServer, serve, serveServer } from "./src/http/server.ts";
 export { handler } from "./src/http/handler.ts";
 export type {

@@ -24,6 +24,8 @@
  *   (`tc tbf`, `iptables` loss; needs root): glass-to-glass, frames drawn,
  *   gaps and quality steps at 20-1 Mbit/s, under loss, through a rate
  *   change and with a second viewer on another link.
+ * - record (bench/record.ts): a recording's cost per frame on the shared
+ *   encoder's units beside the encode, and its bytes per second.
  *
  * This file only orchestrates: it parses the parts asked for, runs them,
  * and writes the reports, the chart and the summary of every target of
@@ -40,6 +42,7 @@ import { imageBenchmark } from "./image.ts";
 import { latencies, latencyBenchmark, type LatencyReport } from "./latency.ts";
 import { linksBenchmark } from "./links.ts";
 import { memoryBenchmark } from "./memory.ts";
+import { recordBenchmark } from "./record.ts";
 import { renderRing } from "./scene.ts";
 import {
   cpuModel,
@@ -62,6 +65,7 @@ const PARTS = [
   "memory",
   "front",
   "links",
+  "record",
 ] as const;
 type Part = typeof PARTS[number];
 
@@ -178,7 +182,7 @@ async function main(args: string[]): Promise<void> {
   const rings = new Map<string, Uint8Array[]>();
   if (
     want.has("floors") || want.has("h264") || want.has("latency") ||
-    want.has("front")
+    want.has("front") || want.has("record")
   ) {
     for (const [w, h] of SIZES) rings.set(sizeName(w, h), renderRing(w, h));
   }
@@ -213,6 +217,7 @@ async function main(args: string[]): Promise<void> {
   if (want.has("memory")) say(await memoryBenchmark());
   if (want.has("front")) sections.push(await frontBenchmark(rings));
   if (want.has("links")) say((await linksBenchmark()).text);
+  if (want.has("record")) say(await recordBenchmark(rings));
 
   const svg = full && latency?.cases.length && cost.length &&
       imageCost.length

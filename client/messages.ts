@@ -139,6 +139,8 @@ export type ToWorker =
   | { type: "transport"; transport: "auto" | Transport }
   | { type: "screenshot"; id: number }
   | { type: "control"; send: "request" | "release"; to?: number }
+  | { type: "record"; id: number }
+  | { type: "record_stop"; id: number }
   | { type: "reconnect" }
   | { type: "dispose" };
 
@@ -158,4 +160,13 @@ export type FromWorker =
   | { type: "stats"; stats: ViewStats }
   | { type: "frame"; frame: FrameInfo }
   | { type: "screenshot"; id: number; blob: Blob | null; error?: string }
+  | {
+    /** A recording started (`blob` null), failed to (`error`), or ended (`blob`). */
+    type: "record";
+    id: number;
+    blob: Blob | null;
+    frames?: number;
+    duration?: number;
+    error?: string;
+  }
   | { type: "disposed" };

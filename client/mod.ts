@@ -14,7 +14,7 @@
  */
 
 export { RemoteFramebufferView, RfbCanvas } from "./view.ts";
-export type { StatusDetail, ViewOptions } from "./view.ts";
+export type { StatusDetail, ViewOptions, ViewRecording } from "./view.ts";
 export { RfbViewer } from "./viewer.ts";
 export type { ViewerOptions } from "./viewer.ts";
 export { defineRfbView, RfbViewElement } from "./element.ts";

@@ -11,7 +11,6 @@ import type {
   ConfigMessage,
   ControlMessage,
   InputEvent,
-  Modifier,
   PresenceMessage,
   Transport,
 } from "../src/protocol.ts";
@@ -30,6 +29,7 @@ import type {
   ViewStatus,
 } from "./messages.ts";
 import { createWorker } from "./_worker_factory.ts";
+import { BUTTON, buttons, modifiers, toWebSocketUrl } from "./dom_input.ts";
 
 /** Options for a view. */
 export interface ViewOptions {
@@ -68,35 +68,15 @@ export interface StatusDetail {
   retryMs?: number;
 }
 
-const MODS: ReadonlyArray<[keyof KeyboardEvent & keyof MouseEvent, Modifier]> =
-  [
-    ["shiftKey", "Shift"],
-    ["ctrlKey", "Control"],
-    ["altKey", "Alt"],
-    ["metaKey", "Meta"],
-  ];
-/** DOM `button` → protocol button (left 1, middle 3, right 2, back 4, forward 5). */
-const BUTTON = [1, 3, 2, 4, 5];
-/** DOM `buttons` bits → protocol buttons. */
-const BUTTON_BITS = [1, 2, 3, 4, 5];
-
-function modifiers(e: MouseEvent | KeyboardEvent): Modifier[] {
-  return MODS.filter(([k]) => e[k]).map(([, m]) => m);
-}
-
-function buttons(e: MouseEvent): number[] {
-  return BUTTON_BITS.filter((_, i) => e.buttons & (1 << i));
-}
-
 let nextScreenshot = 1;
 
-/** Resolve a stream URL against the page: `/cam` or `http://…` become `ws(s)://…`. */
-function toWebSocketUrl(url: string): string {
-  const u = new URL(url, location.href);
-  if (u.protocol === "http:") u.protocol = "ws:";
-  else if (u.protocol === "https:") u.protocol = "wss:";
-  return u.href;
+/** A recording in a view (`view.record()`): `stop()` hands over the MP4. */
+export interface ViewRecording {
+  /** End the recording; resolves with the MP4 file (rejects if nothing was recorded). */
+  stop(): Promise<Blob>;
 }
+
+type RecordReply = Extract<FromWorker, { type: "record" }>;
 
 /**
  * A live view of a remote framebuffer inside `element`.
@@ -144,6 +124,7 @@ export class RemoteFramebufferView extends EventTarget {
     number,
     { resolve: (b: Blob) => void; reject: (e: Error) => void }
   >();
+  #records = new Map<number, (reply: RecordReply) => void>();
   #disposed = false;
 
   /** Make a view in `element` and connect. */
@@ -300,6 +281,31 @@ export class RemoteFramebufferView extends EventTarget {
     });
   }
 
+  /**
+   * Record what this view shows into an MP4: on H.264 the chunks it
+   * receives go into the file as they are (no encode); on images what it
+   * draws is encoded with WebCodecs' `VideoEncoder`. Rejects before the
+   * view is connected, or when images cannot be encoded here.
+   */
+  async record(): Promise<ViewRecording> {
+    const ask = (type: "record" | "record_stop") =>
+      new Promise<RecordReply>((resolve, reject) => {
+        if (this.#disposed) return reject(new Error("view disposed"));
+        const id = nextScreenshot++;
+        this.#records.set(id, resolve);
+        this.#post({ type, id });
+      });
+    const started = await ask("record");
+    if (started.error) throw new Error(started.error);
+    return {
+      stop: async () => {
+        const r = await ask("record_stop");
+        if (!r.blob) throw new Error(r.error ?? "recording failed");
+        return r.blob;
+      },
+    };
+  }
+
   /** Focus the view so it receives keys (Escape gives focus back to the page). */
   focus(): void {
     this.canvas.focus();
@@ -334,6 +340,10 @@ export class RemoteFramebufferView extends EventTarget {
       reject(new Error("view disposed"));
     }
     this.#shots.clear();
+    for (const answer of this.#records.values()) {
+      answer({ type: "record", id: 0, blob: null, error: "view disposed" });
+    }
+    this.#records.clear();
     this.canvas.remove();
   }
 
@@ -373,6 +383,10 @@ export class RemoteFramebufferView extends EventTarget {
         break;
       case "frame":
         this.dispatchEvent(new CustomEvent("frame", { detail: msg.frame }));
+        break;
+      case "record":
+        this.#records.get(msg.id)?.(msg);
+        this.#records.delete(msg.id);
         break;
       case "screenshot": {
         const p = this.#shots.get(msg.id);

@@ -1,9 +1,9 @@
 /**
  * `RfbViewer`: the "batteries" viewer. A view plus a status pill, a latency
- * badge, a toggleable stats HUD and a toolbar (screenshot, fullscreen,
- * transport, HUD), and on a shared stream a sharing pill ("View only ·
- * Alice is driving · 12 watching") and a control button (request, cancel,
- * hand over, release), themed through CSS custom properties:
+ * badge, a toggleable stats HUD and a toolbar (screenshot, record,
+ * fullscreen, transport, HUD), and on a shared stream a sharing pill ("View
+ * only · Alice is driving · 12 watching") and a control button (request,
+ * cancel, hand over, release), themed through CSS custom properties:
  *
  * `--rfb-bg`, `--rfb-fg`, `--rfb-accent`, `--rfb-panel`, `--rfb-ok`,
  * `--rfb-warn`, `--rfb-bad`, `--rfb-font`, `--rfb-radius`.
@@ -22,6 +22,7 @@ import {
   RemoteFramebufferView,
   type StatusDetail,
   type ViewOptions,
+  type ViewRecording,
 } from "./view.ts";
 
 /** Options for `RfbViewer`: the view's, plus the chrome's. */
@@ -30,7 +31,7 @@ export interface ViewerOptions extends ViewOptions {
   hud?: boolean;
   /** Show the toolbar. Default true. */
   toolbar?: boolean;
-  /** A name for screenshots' file names. Default: the stream path. */
+  /** A name for screenshots' and recordings' file names. Default: the stream path. */
   title?: string;
 }
 
@@ -159,6 +160,8 @@ export class RfbViewer {
   #share: HTMLDivElement;
   #shareText: HTMLSpanElement;
   #controlButton: HTMLButtonElement | null = null;
+  #recordButton: HTMLButtonElement | null = null;
+  #recording: ViewRecording | Promise<unknown> | null = null;
   #title: string;
   /** Whether the caller asked for the HUD (`hud`). */
   #hudWanted: boolean;
@@ -274,12 +277,53 @@ export class RfbViewer {
 
   /** Save the current frame as a PNG download. */
   async downloadScreenshot(): Promise<void> {
-    const blob = await this.view.screenshot();
+    this.#download(await this.view.screenshot(), "png");
+  }
+
+  /** Whether the Record button is recording. */
+  get recording(): boolean {
+    return this.#recording !== null;
+  }
+
+  /**
+   * Start recording, or stop and save the MP4 as a download named after the
+   * stream and the time (as screenshots are). Rejects when recording cannot
+   * start or nothing was recorded.
+   */
+  async toggleRecording(): Promise<void> {
+    const rec = this.#recording;
+    if (rec instanceof Promise) return; // starting or stopping
+    const set = (on: boolean) => {
+      this.#recordButton?.setAttribute("aria-pressed", String(on));
+      if (this.#recordButton) {
+        this.#recordButton.textContent = on ? "Stop" : "Record";
+      }
+    };
+    if (rec) {
+      this.#recording = rec.stop().finally(() => {
+        this.#recording = null;
+        set(false);
+      });
+      this.#download(await (this.#recording as Promise<Blob>), "mp4");
+      return;
+    }
+    const starting = this.view.record();
+    this.#recording = starting;
+    try {
+      this.#recording = await starting;
+      set(true);
+    } catch (err) {
+      this.#recording = null;
+      throw err;
+    }
+  }
+
+  #download(blob: Blob, ext: string): void {
     const a = document.createElement("a");
     a.href = URL.createObjectURL(blob);
     a.download = `${this.#title}-${
       new Date().toISOString().replace(/[:.]/g, "-")
-    }.png`;
+    }.${ext}`;
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
   }
@@ -325,6 +369,18 @@ export class RfbViewer {
     button("Screenshot", "Save the current frame as PNG", () => {
       this.downloadScreenshot().catch(() => {});
     });
+    this.#recordButton = button(
+      "Record",
+      "Record the stream as MP4; click again to stop and save",
+      () => {
+        this.toggleRecording().catch((err) => {
+          if (this.#recordButton) {
+            this.#recordButton.title = `Could not record: ${err.message}`;
+          }
+        });
+      },
+    );
+    this.#recordButton.setAttribute("aria-pressed", "false");
     button("Fullscreen", "Enter or leave fullscreen", () => {
       this.toggleFullscreen().catch(() => {});
     });

@@ -32,6 +32,9 @@ import type { SessionRequest, ViewerSocket } from "./session/types.ts";
 import { targetAt } from "./hub/video_tracks.ts";
 import type { ViewerPresence } from "./hub/presence.ts";
 import type { DisplayStats } from "./display_stats.ts";
+import { type Recording, startRecording } from "./record/recording.ts";
+import { stillBase64, takeSnapshot } from "./record/snapshot.ts";
+import type { RecordOptions, SnapshotOptions } from "./record/types.ts";
 
 export type { DisplayStats, ViewerPresence };
 
@@ -465,6 +468,53 @@ export class Display implements AsyncDisposable {
   }
 
   /**
+   * The newest published frame as an image file: PNG (the default; the
+   * published pixels exactly), JPEG or WebP. Rejects before the first
+   * `publish()`. In a notebook, a PNG or JPEG shows as the cell's value.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(2, 1);
+   * display.publish(new Uint8Array([255, 0, 0, 255, 0, 0, 255, 255]));
+   * const png = await display.snapshot(); // or { format: "jpeg", quality: 90 }
+   * console.log(png[1] === 0x50); // "PNG"
+   * await display.close();
+   * ```
+   */
+  snapshot(options: SnapshotOptions = {}): Promise<Uint8Array> {
+    this.#open("snapshot()");
+    return takeSnapshot(this.#hub, options);
+  }
+
+  /**
+   * Record the stream to an MP4 file (a path) or a
+   * `WritableStream<Uint8Array>`, until `stop()`. It takes the shared H.264
+   * stream's units (no second encode when H.264 viewers watch; with none,
+   * it drives that encoder itself), times frames by their `publish()`
+   * times, and writes fragments, so a killed process leaves a file that
+   * plays. A `width`, `height` or `bitrate` of its own means one more
+   * encode. Rejects when H.264 is unavailable or the target cannot open.
+   *
+   * @example
+   * ```ts ignore
+   * import { Display } from "@rfb/core";
+   * const display = new Display(640, 360);
+   * const rec = await display.record("run.mp4");
+   * // ... publish frames ...
+   * const { frames, duration, bytes } = await rec.stop();
+   * await display.close();
+   * ```
+   */
+  record(
+    target: string | WritableStream<Uint8Array>,
+    options: RecordOptions = {},
+  ): Promise<Recording> {
+    this.#open("record()");
+    return startRecording(this.#hub, target, options);
+  }
+
+  /**
    * Close every viewer (code 1001), end `events()`, and stop the listener if
    * this display has its own (`serve()`).
    *
@@ -498,9 +548,12 @@ export class Display implements AsyncDisposable {
     }
   }
 
-  /** In Deno's Jupyter kernel, a display shown as a cell's value is a live viewer. */
-  [Symbol.for("Jupyter.display")](): Record<string, string> {
-    return notebookBundle(this);
+  /**
+   * In Deno's Jupyter kernel, a display shown as a cell's value is a live
+   * viewer, with a still (PNG) of the newest frame for where it cannot run.
+   */
+  async [Symbol.for("Jupyter.display")](): Promise<Record<string, string>> {
+    return notebookBundle(this, {}, await stillBase64(this.#hub));
   }
 
   /** `await using display = await serve(...)` closes it at the end of the scope. */

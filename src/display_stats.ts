@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { RecordingStats } from "./record/types.ts";
 import type { ViewerStats } from "./session/metrics.ts";
 
 /** Figures for one display, from `Display.stats()`. */
@@ -41,4 +42,6 @@ export interface DisplayStats {
   inputDropped: number;
   /** Per-viewer figures. */
   viewerStats: ViewerStats[];
+  /** Each recording running (`Display.record()`); absent when none. */
+  recordings?: RecordingStats[];
 }

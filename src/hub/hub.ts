@@ -12,7 +12,6 @@
 
 import type { Clock, TimerHandle } from "../clock.ts";
 import { H264Encoders } from "../encoders/h264_encoders.ts";
-import { encodeImage } from "../encoders/image.ts";
 import type { DisplayEvent } from "../events.ts";
 import {
   type Channels,
@@ -35,17 +34,16 @@ import type {
   SessionRequest,
   ViewerSocket,
 } from "../session/types.ts";
-import { yuvToRgba } from "../yuv.ts";
 import {
   type EncodedImage,
   type EncodedVideo,
   FedPictures,
   FedVideo,
 } from "./feed.ts";
-import { PictureGroup } from "./picture_group.ts";
+import { PictureGroups } from "./picture_groups.ts";
 import { Presence } from "./presence.ts";
 import { EncodeTotals } from "./totals.ts";
-import type { PictureTrack, VideoTrack } from "./tracks.ts";
+import type { PictureTrack, StreamTap, VideoTrack } from "./tracks.ts";
 import { type H264Source, VideoTracks } from "./video_tracks.ts";
 
 /** A stream fed with pictures encoded elsewhere (see `Hub.feedVideo`). */
@@ -121,11 +119,12 @@ export class Hub implements SessionHub {
   #publishTimes: number[] = []; // the last few publish() times, ms
   #settled = false;
   #stillTimer: TimerHandle | null = null;
-  #pictures = new Map<string, PictureGroup>();
+  #pictures: PictureGroups;
   #totals = new EncodeTotals();
   #video: VideoTracks;
   #fed: Fed | null;
   #sessions = new Set<Session>();
+  #taps = new Set<StreamTap>();
   #admitted = new Set<Session>(); // past authentication: what maxViewers counts
   #inputDroppedGone = 0; // by viewers that left
   #wakeScheduled = false;
@@ -142,6 +141,13 @@ export class Hub implements SessionHub {
     this.presence = new Presence({ options: o.options, input: o.input });
     const where = `display '${o.name}'`;
     const latest = () => this.#latest;
+    this.#pictures = new PictureGroups({
+      options: () => this.options,
+      size: () => this.size(),
+      latest,
+      pool: this.#pool,
+      wake: () => this.wake(),
+    });
     this.#video = new VideoTracks({
       where,
       options: o.options,
@@ -157,6 +163,7 @@ export class Hub implements SessionHub {
       clock: this.#clock,
       log: o.options.logger,
       onChunk: (chunk, group) => {
+        for (const t of this.#taps) t.chunk(chunk, group);
         for (const s of this.#sessions) s.offerChunk(chunk, group);
       },
       wake: () => this.wake(),
@@ -285,30 +292,7 @@ export class Hub implements SessionHub {
   ): PictureTrack | null {
     if (this.#fed) return still ? null : this.#fed.pictures;
     if (format === "h264") return still ? this.#video.still() : null;
-    const w = Math.max(1, Math.round(this.#width * scale));
-    const h = Math.max(1, Math.round(this.#height * scale));
-    const scaled = w !== this.#width || h !== this.#height;
-    const key = `${format}:${quality}:${still ? "still" : "live"}${
-      scaled ? `:${w}x${h}` : ""
-    }`;
-    let g = this.#pictures.get(key);
-    if (!g) {
-      const encode = this.options.imageEncoder ?? encodeImage;
-      const settings = scaled
-        ? { format, quality, still, width: w, height: h }
-        : { format, quality, still };
-      g = new PictureGroup({
-        key,
-        mime: IMAGE_MIME[format],
-        encode: (frame) => encode(withRgb(frame), settings),
-        latest: () => this.#latest,
-        pool: this.#pool,
-        onDone: () => this.wake(),
-        log: this.options.logger,
-      });
-      this.#pictures.set(key, g);
-    }
-    return g;
+    return this.#pictures.get(format, quality, still, scale);
   }
 
   /** The shared H.264 stream at a quality step (push delivery). */
@@ -328,6 +312,7 @@ export class Hub implements SessionHub {
     queueMicrotask(() => {
       this.#wakeScheduled = false;
       if (this.#closed) return;
+      for (const t of this.#taps) t.pump();
       for (const s of this.#sessions) s.pump();
     });
   }
@@ -398,6 +383,7 @@ export class Hub implements SessionHub {
     this.#fitTo(unit.width, unit.height, "feedVideo()");
     const chunk = fed.video.put(unit, ++this.#version);
     fed.arrived();
+    for (const t of this.#taps) t.chunk(chunk, fed.video);
     for (const s of this.#sessions) s.offerChunk(chunk, fed.video);
     this.wake();
   }
@@ -438,6 +424,7 @@ export class Hub implements SessionHub {
     this.#pool.clear();
     this.#retirePictures();
     this.#video.close();
+    for (const t of this.#taps) t.resized();
     for (const s of this.#sessions) s.resized();
   }
 
@@ -486,11 +473,45 @@ export class Hub implements SessionHub {
         (n, s) => n + s.inputDropped,
         this.#inputDroppedGone,
       ),
+      ...(this.#taps.size
+        ? { recordings: [...this.#taps].map((t) => t.stats()) }
+        : {}),
     };
+  }
+
+  /** Follow the stream with `tap` until the returned function is called. */
+  addTap(tap: StreamTap): () => void {
+    this.#taps.add(tap);
+    return () => this.#taps.delete(tap);
+  }
+
+  /** The newest frame, held until `release()` (null before the first, or when fed). */
+  hold(): { frame: Frame; release: () => void } | null {
+    const frame = this.#latest;
+    if (!frame) return null;
+    frame.refs++;
+    return { frame, release: () => this.#pool.release(frame) };
+  }
+
+  /**
+   * The shared H.264 stream's codec string (a fed one's may be unknown
+   * before the first unit: `"avc1"`), or null when H.264 is off here.
+   */
+  h264Codec(): Promise<string | null> {
+    const fed = this.#fed;
+    return fed
+      ? Promise.resolve(fed.video.last?.codec ?? fed.codec ?? "avc1")
+      : this.#video.offerCodec();
+  }
+
+  /** Why H.264 is off now (for good, or at this size), or null. */
+  h264Off(): string | null {
+    return this.#fed ? null : this.#video.unavailable();
   }
 
   /** Close every viewer (1001) and encoder; resolves once the encoders are freed. */
   close(): Promise<void> {
+    const taps = [...this.#taps].map((t) => t.close().catch(() => {}));
     if (!this.#closed) {
       this.#closed = true;
       this.presence.close();
@@ -504,7 +525,7 @@ export class Hub implements SessionHub {
       if (this.#latest) this.#pool.release(this.#latest);
       this.#latest = null;
     }
-    return this.#video.settled();
+    return Promise.all([...taps, this.#video.settled()]).then(() => {});
   }
 
   /**
@@ -545,8 +566,7 @@ export class Hub implements SessionHub {
   }
 
   #retirePictures(): void {
-    for (const g of this.#pictures.values()) this.#totals.retire(g);
-    this.#pictures.clear();
+    for (const g of this.#pictures.clear()) this.#totals.retire(g);
   }
 
   #armStill(): void {
@@ -568,16 +588,3 @@ export class Hub implements SessionHub {
 }
 
 /** A frame with RGB pixels: YUV-only frames are converted (for image viewers). */
-function withRgb(frame: Frame): Frame {
-  if (frame.data.length > 0 || !frame.yuv) return frame;
-  return {
-    ...frame,
-    data: yuvToRgba(
-      frame.yuv.data,
-      frame.width,
-      frame.height,
-      frame.yuv.layout,
-    ),
-    channels: 4,
-  };
-}

@@ -18,6 +18,8 @@
  * @module
  */
 
+import type { RecordingStats } from "../record/types.ts";
+
 /** One encoded picture (an image file, or an H.264 still), shared by every viewer pulling it. */
 export interface EncodedPicture {
   /** The stream version it was encoded from. */
@@ -82,4 +84,22 @@ export interface VideoTrack {
   request(): void;
   /** A viewer needs an IDR before it can decode again: make one, or ask whoever encodes. */
   requestKeyframe(): void;
+}
+
+/**
+ * Something that follows a stream besides its viewers (a recorder): it sees
+ * every shared H.264 unit, gets a turn on every delivery pass, and hears of
+ * resizes and the close.
+ */
+export interface StreamTap {
+  /** A shared H.264 unit was made (or fed) on `track`. */
+  chunk(chunk: VideoChunk, track: VideoTrack): void;
+  /** A delivery pass (after a publish or an encode): look for work. */
+  pump(): void;
+  /** The stream changed size. */
+  resized(): void;
+  /** The stream closes: finish, and resolve once done. */
+  close(): Promise<void>;
+  /** The tap's figures, for `Display.stats()`. */
+  stats(): RecordingStats;
 }
