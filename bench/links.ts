@@ -156,6 +156,20 @@ export async function linksBenchmark(
       result,
       s: summarize(result, 0, SKIP_S),
     });
+    if (!want.has("loopback")) continue;
+    // The same with adaptation off: loopback as before the slow-link work.
+    const off = await run(`loopback ${label(t)}, adaptation off`, net, {
+      ...steady(t, null, 0, false),
+      adaptive: false,
+    });
+    rows.push({
+      link: "loopback, adaptation off",
+      transport: t,
+      rateMbit: null,
+      lossPct: 0,
+      result: off,
+      s: summarize(off, 0, SKIP_S),
+    });
   }
   for (const rate of want.has("rates") ? RATES : []) {
     for (const t of TRANSPORTS) {

@@ -413,6 +413,8 @@ export interface Scenario {
   schedule: LinkChange[];
   /** Publish rate. Default 30. */
   fps?: number;
+  /** Turn the display's adaptation off (the same-run "as before" baseline). Default on. */
+  adaptive?: boolean;
   /** Frame size. Default 1280x720. */
   width?: number;
   height?: number;
