@@ -218,8 +218,7 @@ export class AdaptiveController {
       this.#goodSince = null;
       this.#badSince ??= now;
       // A step just climbed to is a probe: one bad sign ends it.
-      const probing = now - this.#lastClimb < this.#t.upAfterMs * 2;
-      const wait = probing && !slow ? 0 : this.#t.downAfterMs;
+      const wait = this.probing(now) && !slow ? 0 : this.#t.downAfterMs;
       if (now - this.#badSince >= wait && this.step < last) {
         const to = Math.max(fits, this.step + 1);
         this.#fail(this.step, now);
@@ -253,6 +252,15 @@ export class AdaptiveController {
     this.#goodSince = now;
     this.#lastClimb = now;
     return this.#set(to, now);
+  }
+
+  /**
+   * Whether the step was just climbed to and has not proved itself yet
+   * (twice `upAfterMs`): its link rate is a guess until bigger frames
+   * have crossed it.
+   */
+  probing(now: number): boolean {
+    return now - this.#lastClimb < this.#t.upAfterMs * 2;
   }
 
   /** A viewer that stopped acking entirely (inflight timeout): step down now. */

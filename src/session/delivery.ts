@@ -455,9 +455,13 @@ export class Delivery {
    */
   #canSend(): boolean {
     const socket = this.#o.socket;
+    // A probe (images): one at a time, the link's rate is still a guess.
+    const probe = this.#plan.images &&
+      this.#adaptive?.probing(this.#clock.now());
+    const window = probe ? 1 : this.#window;
     if (
       !this.#o.isOpen() || socket.readyState !== 1 ||
-      this.#inflight.size >= this.#window
+      this.#inflight.size >= window
     ) {
       return false;
     }
