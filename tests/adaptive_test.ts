@@ -230,3 +230,29 @@ Deno.test({
     await v.close();
   },
 });
+
+Deno.test("adaptive: images climb only after a probe picture of the step above crossed the link fast enough", () => {
+  const c = new AdaptiveController(NEED.length, {
+    downAfterMs: 0,
+    upAfterMs: 1000,
+    probeFirst: true,
+  });
+  c.observe(0, at(20e6, need));
+  assert.equal(c.observe(0, at(1.2e6, need)), 5);
+  c.observe(100, at(20e6, need)); // small frames cross a token bucket at once
+  assert.equal(c.observe(1200, at(20e6, need)), null, "no climb yet");
+  assert.equal(c.probeStep, 4, "a picture of step 4 goes first");
+  // It crossed at 1.2 Mbit/s: step 4 needs 1 Mbit/s, 0.84 of the link's
+  // 1.2 is not enough room: no climb, and step 4 is kept off for a while.
+  assert.equal(c.probed(1300, 1.2e6, need(4)), null);
+  assert.equal(c.step, 5);
+  assert.equal(c.probeStep, null);
+  c.observe(2400, at(20e6, need));
+  assert.equal(c.probeStep, null, "step 4 failed lately: no probe");
+  // Later, a probe that crosses at 5 Mbit/s climbs.
+  c.observe(6400, at(20e6, need));
+  c.observe(7500, at(20e6, need));
+  assert.equal(c.probeStep, 4);
+  assert.equal(c.probed(7600, 5e6, need(4)), 4);
+  assert.equal(c.probing(7600), true, "the new step proves itself first");
+});

@@ -120,6 +120,12 @@ export interface AdaptiveTuning {
   useShare?: number;
   /** The current step is left when it needs more than this share of the link. Default 0.9. */
   leaveShare?: number;
+  /**
+   * Climb only after one picture of the step above crossed the link fast
+   * enough (`probeStep`, then `probed()`): for images, whose steps are far
+   * apart. Default false.
+   */
+  probeFirst?: boolean;
 }
 
 /** What the controller is told at each ack. */
@@ -162,6 +168,7 @@ export class AdaptiveController {
   #goodSince: number | null = null;
   #lastChange = -Infinity;
   #lastClimb = -Infinity;
+  #probe: { to: number; since: number } | null = null;
   #blocked = new Map<number, { until: number; ms: number }>();
   #t: Required<AdaptiveTuning>;
 
@@ -177,12 +184,15 @@ export class AdaptiveController {
       maxDecodeQueue: tuning.maxDecodeQueue ?? 3,
       useShare: tuning.useShare ?? 0.7,
       leaveShare: tuning.leaveShare ?? 0.9,
+      probeFirst: tuning.probeFirst ?? false,
     };
   }
 
-  /** The ladder changed length (another transport): start again at the top. */
-  reset(steps: number): void {
+  /** The ladder changed (another transport): start again at the top. */
+  reset(steps: number, probeFirst = this.#t.probeFirst): void {
     this.#steps = steps;
+    this.#t.probeFirst = probeFirst;
+    this.#probe = null;
     this.step = 0;
     this.#badSince = this.#goodSince = null;
     this.#blocked.clear();
@@ -221,6 +231,7 @@ export class AdaptiveController {
       const wait = this.probing(now) && !slow ? 0 : this.#t.downAfterMs;
       if (now - this.#badSince >= wait && this.step < last) {
         const to = Math.max(fits, this.step + 1);
+        this.#probe = null;
         this.#fail(this.step, now);
         this.#badSince = null;
         return this.#set(Math.min(last, to), now);
@@ -250,6 +261,12 @@ export class AdaptiveController {
     }
     if (to === this.step) return null;
     this.#goodSince = now;
+    if (this.#t.probeFirst) {
+      // One picture of the step above goes first (see `probed`).
+      if (this.#probe && now - this.#probe.since > 3000) this.#probe = null;
+      this.#probe ??= { to, since: now };
+      return null;
+    }
     this.#lastClimb = now;
     return this.#set(to, now);
   }
@@ -261,6 +278,29 @@ export class AdaptiveController {
    */
   probing(now: number): boolean {
     return now - this.#lastClimb < this.#t.upAfterMs * 2;
+  }
+
+  /** The step a probe picture should be sent at, or null when no climb waits for one. */
+  get probeStep(): number | null {
+    return this.#probe?.to ?? null;
+  }
+
+  /**
+   * The probe picture arrived at `rateBps` (its own delivery rate): climb
+   * when that carries what the step needs (`need`, bit/s) with room to
+   * spare, else keep off that step for a while. Returns the new step, or null.
+   */
+  probed(now: number, rateBps: number | null, need: number): number | null {
+    const probe = this.#probe;
+    this.#probe = null;
+    if (!probe || probe.to >= this.step) return null;
+    this.#goodSince = now; // another healthy stretch before the next try
+    if (rateBps === null || rateBps * this.#t.useShare < need) {
+      this.#fail(probe.to, now);
+      return null;
+    }
+    this.#lastClimb = now;
+    return this.#set(probe.to, now);
   }
 
   /** A viewer that stopped acking entirely (inflight timeout): step down now. */

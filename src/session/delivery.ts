@@ -16,8 +16,8 @@
  */
 
 import { AdaptiveController } from "./adaptive.ts";
-import { LinkMeter } from "./link.ts";
-import { StepPlan, type StepTargets } from "./steps.ts";
+import { BufferWatch, LinkMeter } from "./link.ts";
+import { Pacer, StepPlan, type StepTargets, stillFormat } from "./steps.ts";
 import type { Clock, TimerHandle } from "../clock.ts";
 import { codecFromAnnexB } from "../encoders/annexb.ts";
 import type { EncodedPicture, VideoChunk, VideoTrack } from "../hub/tracks.ts";
@@ -96,12 +96,12 @@ export class Delivery {
   #step = 0;
   #link = new LinkMeter();
   #plan: StepPlan;
+  #probeSeq: number | null = null; // the probe picture in flight
   #lastAckAt: number; // the last ack (or the start), for the inflight timeout
-  #lastLiveAt = -Infinity; // when the last live (non-still) frame went out
-  #fullSince: number | null = null; // when the socket's buffer went over the limit
+  #pacer: Pacer;
+  #buffer = new BufferWatch();
   #drainTimer: TimerHandle | null = null;
   #inflightTimer: TimerHandle | null = null;
-  #paceTimer: TimerHandle | null = null;
 
   /** Make the delivery of a new session; nothing flows before `start`. */
   constructor(options: DeliveryOptions) {
@@ -109,9 +109,8 @@ export class Delivery {
     this.#clock = options.hub.options.clock;
     this.#window = options.hub.options.maxInflight;
     this.#plan = new StepPlan(options.hub);
-    this.#adaptive = options.hub.options.adaptive
-      ? new AdaptiveController(this.#plan.length)
-      : null;
+    this.#pacer = new Pacer(this.#clock, () => options.hub.wake());
+    this.#adaptive = options.hub.options.adaptive ? this.#controller() : null;
     this.#lastAckAt = this.#clock.now();
   }
 
@@ -144,14 +143,14 @@ export class Delivery {
     );
     if (this.#plan.choose(selection.transport, caps)) {
       this.#step = 0;
-      this.#adaptive?.reset(this.#plan.length);
+      this.#adaptive?.reset(this.#plan.length, this.#plan.images);
     }
   }
 
   /** The display was retuned: adaptation may have been turned on or off. */
   retuned(): void {
     this.#adaptive = this.#o.hub.options.adaptive
-      ? (this.#adaptive ?? new AdaptiveController(this.#plan.length))
+      ? (this.#adaptive ?? this.#controller())
       : null;
     if (!this.#adaptive) this.#step = 0;
     this.#plan.forget(); // the quality may have changed
@@ -165,6 +164,7 @@ export class Delivery {
     if (clearWindow) {
       this.#inflight.clear();
       this.#link.clear();
+      this.#probeSeq = null;
       this.#armInflightTimer();
     }
     this.#lastSentVersion = 0;
@@ -177,10 +177,11 @@ export class Delivery {
     this.#selection = null;
     this.#inflight.clear();
     this.#link.clear();
-    for (const t of [this.#drainTimer, this.#inflightTimer, this.#paceTimer]) {
+    for (const t of [this.#drainTimer, this.#inflightTimer]) {
       if (t !== null) this.#clock.clearTimeout(t);
     }
-    this.#drainTimer = this.#inflightTimer = this.#paceTimer = null;
+    this.#drainTimer = this.#inflightTimer = null;
+    this.#pacer.stop();
   }
 
   /**
@@ -198,6 +199,13 @@ export class Delivery {
     }
     this.#link.acked(seq, now, heldMs);
     this.#lastAckAt = now;
+    const probe = this.#adaptive?.probeStep ?? null;
+    if (this.#probeSeq !== null && seq >= this.#probeSeq && probe !== null) {
+      const need = this.#plan.need(probe, this.#step);
+      const up = this.#adaptive!.probed(now, this.#link.lastRateBps(), need);
+      if (up !== null) this.#setStep(up);
+    }
+    if (this.#probeSeq !== null && seq >= this.#probeSeq) this.#probeSeq = null;
     const rtt = now - sentAt;
     this.#o.metrics.acked(rtt, decodeQueue);
     const step = this.#adaptive?.observe(now, {
@@ -225,7 +233,13 @@ export class Delivery {
     }
     const hub = this.#o.hub;
     const { stillAfter } = hub.options;
-    const { quality, scale } = this.#imageTarget();
+    // A climb waits for one picture of the step above to cross the link.
+    const probe = this.#probeSeq === null
+      ? this.#adaptive?.probeStep ?? null
+      : null;
+    const { quality, scale } = probe === null
+      ? this.#imageTarget()
+      : this.#plan.image(probe);
     while (this.#canSend()) {
       const newest = hub.newest();
       if (!newest) return;
@@ -242,11 +256,13 @@ export class Delivery {
           ready && ready.version > this.#lastSentVersion &&
           (ready.version === newest || ready.version > this.#highestSent)
         ) {
-          if (!this.#roomFor(ready.bytes.length, MAX_QUEUE_MS)) return;
+          if (!this.#link.roomFor(ready.bytes.length, MAX_QUEUE_MS)) return;
           if (!this.#sendPicture(ready)) return;
-          this.#lastLiveAt = this.#clock.now();
-          this.#plan.noteBytes(this.#step, ready.bytes.length);
-          continue;
+          this.#pacer.sent();
+          this.#plan.noteBytes(probe ?? this.#step, ready.bytes.length);
+          if (probe === null) continue;
+          this.#probeSeq = this.#seq;
+          return;
         }
         track.request();
         return;
@@ -257,16 +273,18 @@ export class Delivery {
       ) {
         return;
       }
-      const stillFormat = this.#stillFormat(sel.format);
-      const still = stillFormat === null
+      const lossless = stillFormat(sel.format, this.#caps);
+      const still = lossless === null
         ? null
-        : hub.pictures(stillFormat, 100, true);
+        : hub.pictures(lossless, 100, true);
       if (still === null) { // already lossless, or no lossless format
         this.#stillSentVersion = newest;
         return;
       }
       if (still.current?.version === newest) {
-        if (!this.#roomFor(still.current.bytes.length, MAX_QUEUE_MS)) return;
+        if (!this.#link.roomFor(still.current.bytes.length, MAX_QUEUE_MS)) {
+          return;
+        }
         this.#stillSentVersion = newest;
         if (!this.#sendPicture(still.current)) return;
         continue;
@@ -354,7 +372,7 @@ export class Delivery {
     }
     if (
       !this.#canSend() ||
-      !this.#roomFor(chunk.data.length, MAX_VIDEO_QUEUE_MS)
+      !this.#link.roomFor(chunk.data.length, MAX_VIDEO_QUEUE_MS)
     ) {
       if (this.#vSynced) this.#o.metrics.dropped();
       this.#vSynced = false;
@@ -439,16 +457,6 @@ export class Delivery {
   }
 
   /**
-   * Whether `bytes` more may go out now: always when nothing is in flight,
-   * else only if all of it would drain within `maxMs` at the link's rate
-   * (unknown rate: yes). When not, an ack wakes this viewer again.
-   */
-  #roomFor(bytes: number, maxMs: number): boolean {
-    if (this.#link.inflightBytes === 0) return true;
-    return this.#link.drainMs(bytes) <= maxMs;
-  }
-
-  /**
    * Whether the window and the socket's buffer have room for a frame. When
    * only the buffer is full, look again shortly: nothing else would wake
    * this viewer once the socket drains.
@@ -482,27 +490,18 @@ export class Delivery {
    * `slowViewerTimeout` stopped reading: it is closed.
    */
   #overLimit(now: number): boolean {
-    const { maxBufferedBytes, slowViewerTimeout } = this.#o.hub.options;
-    if (this.#o.socket.bufferedAmount <= maxBufferedBytes) {
-      this.#fullSince = null;
-      return false;
-    }
-    this.#fullSince ??= now;
-    if (now - this.#fullSince >= slowViewerTimeout * 1000) {
-      this.#o.warn(
-        `closed: its socket held over ${maxBufferedBytes} bytes for ${slowViewerTimeout}s`,
-      );
+    const { maxBufferedBytes: max, slowViewerTimeout: t } = this.#o.hub.options;
+    const state = this.#buffer.check(
+      now,
+      this.#o.socket.bufferedAmount,
+      max,
+      t,
+    );
+    if (state === "stuck") {
+      this.#o.warn(`closed: its socket held over ${max} bytes for ${t}s`);
       this.#o.close(CLOSE_POLICY, "viewer too slow");
     }
-    return true;
-  }
-
-  /** The lossless format for this viewer's still: PNG, else lossless WebP, else none. */
-  #stillFormat(live: ImageFormat): ImageFormat | null {
-    if (live === "png") return null;
-    if (this.#caps.has(IMAGE_MIME.png)) return "png";
-    if (this.#caps.has(IMAGE_MIME.webp)) return "webp";
-    return null;
+    return state !== "ok";
   }
 
   /** Send one picture; false (and the viewer closed) when the socket refused it. */
@@ -578,6 +577,12 @@ export class Delivery {
     this.#o.hub.wake();
   }
 
+  /** A controller for this viewer's ladder (images send a probe picture before they climb). */
+  #controller(): AdaptiveController {
+    const probeFirst = this.#plan.images;
+    return new AdaptiveController(this.#plan.length, { probeFirst });
+  }
+
   /** JPEG/WebP quality and the scale of a live picture at this viewer's step. */
   #imageTarget(): { quality: number; scale: number } {
     return this.#plan.image(this.#adaptive ? this.#step : null);
@@ -586,15 +591,6 @@ export class Delivery {
   /** Whether a live image may go out now at this step's frame rate; if not, look again later. */
   #paced(): boolean {
     if (!this.#adaptive || !this.#plan.paced(this.#step)) return true;
-    const next = this.#lastLiveAt + this.#plan.intervalMs(this.#step);
-    const now = this.#clock.now();
-    if (now >= next) return true;
-    if (this.#paceTimer === null) {
-      this.#paceTimer = this.#clock.setTimeout(() => {
-        this.#paceTimer = null;
-        this.#o.hub.wake();
-      }, next - now);
-    }
-    return false;
+    return this.#pacer.due(this.#plan.intervalMs(this.#step));
   }
 }

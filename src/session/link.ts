@@ -48,6 +48,7 @@ export class LinkMeter {
   #samples: Sample[] = [];
   #sumBytes = 0;
   #sumMs = 0;
+  #last: Sample | null = null;
 
   /** Bytes sent and not yet acknowledged. */
   get inflightBytes(): number {
@@ -105,7 +106,22 @@ export class LinkMeter {
     return (this.#inflightBytes + extraBytes) * 8 * 1000 / rate;
   }
 
+  /** The delivery rate of what the last ack settled alone, bit/s; null before any. */
+  lastRateBps(): number | null {
+    return this.#last ? this.#last.bytes * 8 * 1000 / this.#last.ms : null;
+  }
+
+  /**
+   * Whether `bytes` more may go out now: always when nothing is in flight,
+   * else only if all of it would drain within `maxMs` at the measured rate
+   * (unknown rate: yes).
+   */
+  roomFor(bytes: number, maxMs: number): boolean {
+    return this.#inflightBytes === 0 || this.drainMs(bytes) <= maxMs;
+  }
+
   #add(s: Sample): void {
+    this.#last = s;
     this.#samples.push(s);
     this.#sumBytes += s.bytes;
     this.#sumMs += s.ms;
@@ -121,5 +137,37 @@ export class LinkMeter {
       this.#sumBytes -= old.bytes;
       this.#sumMs -= old.ms;
     }
+  }
+}
+
+/**
+ * Watches a viewer's socket buffer: over `maxBytes` unsent, frames to it
+ * are skipped (memory stays bounded); over it for `timeoutS` without a
+ * break, the viewer stopped reading.
+ *
+ * @example
+ * ```ts
+ * import { BufferWatch } from "./link.ts";
+ * const watch = new BufferWatch();
+ * console.log(watch.check(0, 100, 50, 10)); // "over"
+ * console.log(watch.check(10_000, 100, 50, 10)); // "stuck"
+ * ```
+ */
+export class BufferWatch {
+  #since: number | null = null;
+
+  /** `buffered` bytes unsent at `now` (ms): under the limit, over it, or over it for too long. */
+  check(
+    now: number,
+    buffered: number,
+    maxBytes: number,
+    timeoutS: number,
+  ): "ok" | "over" | "stuck" {
+    if (buffered <= maxBytes) {
+      this.#since = null;
+      return "ok";
+    }
+    this.#since ??= now;
+    return now - this.#since >= timeoutS * 1000 ? "stuck" : "over";
   }
 }

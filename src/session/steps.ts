@@ -16,8 +16,14 @@ import {
   LADDER,
 } from "./adaptive.ts";
 import { targetAt } from "../hub/video_tracks.ts";
-import { CAP_IMAGE_SCALE, type Transport } from "../protocol.ts";
+import {
+  CAP_IMAGE_SCALE,
+  IMAGE_MIME,
+  type ImageFormat,
+  type Transport,
+} from "../protocol.ts";
 import type { SessionHub } from "./types.ts";
+import type { Clock, TimerHandle } from "../clock.ts";
 import type { ViewerStats } from "./metrics.ts";
 
 /** Pictures are paced a little faster than their step's rate, so the source's jitter does not skip a frame. */
@@ -170,4 +176,71 @@ export class StepPlan {
     };
     return this.#bytes.get(from)! * cost(step) / cost(from);
   }
+}
+
+/**
+ * Spaces a viewer's live pictures at its step's rate: `due()` says whether
+ * one may go now, and if not, wakes the hub when it may.
+ *
+ * @example
+ * ```ts ignore
+ * const pacer = new Pacer(clock, () => hub.wake());
+ * if (pacer.due(66)) { send(); pacer.sent(); }
+ * ```
+ */
+export class Pacer {
+  #clock: Clock;
+  #wake: () => void;
+  #last = -Infinity;
+  #timer: TimerHandle | null = null;
+
+  /** @param clock time source; @param wake called when a picture is due again */
+  constructor(clock: Clock, wake: () => void) {
+    this.#clock = clock;
+    this.#wake = wake;
+  }
+
+  /** A live picture went out now. */
+  sent(): void {
+    this.#last = this.#clock.now();
+  }
+
+  /** Whether `intervalMs` passed since the last picture; if not, wake the hub when it has. */
+  due(intervalMs: number): boolean {
+    const next = this.#last + intervalMs;
+    const now = this.#clock.now();
+    if (now >= next) return true;
+    this.#timer ??= this.#clock.setTimeout(() => {
+      this.#timer = null;
+      this.#wake();
+    }, next - now);
+    return false;
+  }
+
+  /** Stop the timer. */
+  stop(): void {
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}
+
+/**
+ * The lossless format for a viewer's still, given its live format and what
+ * it decodes: PNG, else lossless WebP, else none (already lossless, or
+ * nothing lossless it can take).
+ *
+ * @example
+ * ```ts
+ * import { stillFormat } from "./steps.ts";
+ * console.log(stillFormat("jpeg", new Set(["image/jpeg", "image/webp"]))); // "webp"
+ * ```
+ */
+export function stillFormat(
+  live: ImageFormat,
+  caps: ReadonlySet<string>,
+): ImageFormat | null {
+  if (live === "png") return null;
+  if (caps.has(IMAGE_MIME.png)) return "png";
+  if (caps.has(IMAGE_MIME.webp)) return "webp";
+  return null;
 }
