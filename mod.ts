@@ -33,6 +33,7 @@ export type { DisplayStats } from "./src/display_stats.ts";
 export { RfbServer, serve, serveServer } from "./src/http/server.ts";
 export { handler } from "./src/http/handler.ts";
 export type {
+  DisplayStandIn,
   HandlerOptions,
   RequestInfo,
   RfbHandler,

@@ -16,7 +16,8 @@ import {
   type FrameInput,
   type YuvPlanes,
 } from "./frame.ts";
-import { Hub } from "./hub/hub.ts";
+import { Hub, type HubWatchers } from "./hub/hub.ts";
+import type { TrackSource } from "./hub/tracks.ts";
 import { consoleLogger } from "./log.ts";
 import { notebookBundle } from "./notebook.ts";
 import {
@@ -70,12 +71,81 @@ export interface DisplayInternals {
   publishPlanes(rgba: Uint8Array | null, yuv: YuvPlanes | null): void;
   /** Which frame forms the negotiated viewers need now. */
   needs(): { rgba: boolean; yuv: boolean };
+  /** The stream's hub. */
+  hub: Hub;
 }
 
 const internalsOf = new WeakMap<Display, DisplayInternals>();
+/** Objects served in a display's place (`RemoteDisplay`), and that display. */
+const standIns = new WeakMap<object, Display>();
 
 /** The name the next `new Display` takes (set only by `namedDisplay`). */
 let nextName = "default";
+/** Where the next `new Display` takes its pictures from (set only by `sourcedDisplay`). */
+let nextSource: SourcedOptions | null = null;
+
+/** How a display that does not encode is fed (see `sourcedDisplay`). */
+export interface SourcedOptions {
+  /** Its tracks. */
+  source: TrackSource;
+  /** Where its viewers' input goes (instead of its event queue). */
+  input: (ev: DisplayEvent) => void;
+  /** Told when a viewer is admitted and when it leaves. */
+  watchers?: HubWatchers;
+}
+
+/**
+ * A display whose pictures come from a `TrackSource` (an edge server's
+ * relay of a render host) and whose viewers' input goes to `input`: it
+ * encodes nothing, and `publish()` throws.
+ *
+ * @example
+ * ```ts ignore
+ * const display = sourcedDisplay("scene", 640, 480, {}, { source, input });
+ * ```
+ */
+export function sourcedDisplay(
+  name: string,
+  width: number,
+  height: number,
+  options: DisplayOptions,
+  sourced: SourcedOptions,
+): Display {
+  nextSource = sourced;
+  try {
+    return namedDisplay(name, width, height, options);
+  } finally {
+    nextSource = null;
+  }
+}
+
+/**
+ * Serve `display` wherever `front` is given to `handler()` or a server
+ * (an object standing for a display, without its `publish`).
+ *
+ * @example
+ * ```ts ignore
+ * standIn(remote, display);
+ * ```
+ */
+export function standIn(front: object, display: Display): void {
+  standIns.set(front, display);
+}
+
+/**
+ * The display behind `target`: itself, or the one it stands in for; null
+ * when it is neither.
+ *
+ * @example
+ * ```ts ignore
+ * const display = displayBehind(target);
+ * ```
+ */
+export function displayBehind(target: unknown): Display | null {
+  if (target instanceof Display) return target;
+  if (typeof target !== "object" || target === null) return null;
+  return standIns.get(target) ?? null;
+}
 
 /**
  * A display with a stream name other than `"default"`, for
@@ -151,7 +221,9 @@ export class Display implements AsyncDisposable {
    */
   constructor(width: number, height: number, options: DisplayOptions = {}) {
     const name = nextName;
+    const sourced = nextSource;
     nextName = "default";
+    nextSource = null;
     checkSize("Display", width, height);
     this.#opts = resolveDisplayOptions(options, "Display", {
       logger: consoleLogger,
@@ -164,7 +236,9 @@ export class Display implements AsyncDisposable {
       options: this.#opts,
       width,
       height,
-      input: (ev) => this.#events.push(ev),
+      input: sourced?.input ?? ((ev) => this.#events.push(ev)),
+      source: sourced?.source,
+      watchers: sourced?.watchers,
     });
     internalsOf.set(this, {
       accept: (socket, req) => this.#hub.accept(socket, req),
@@ -180,6 +254,7 @@ export class Display implements AsyncDisposable {
           this.#opts.pixelRatio,
         ),
       needs: () => this.#hub.needs(),
+      hub: this.#hub,
     });
   }
 

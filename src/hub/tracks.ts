@@ -13,10 +13,13 @@
  *
  * A track is fed either by a local encoder (`PictureGroup`, `VideoGroup`) or
  * by pictures encoded elsewhere (`FedPictures`, `FedVideo`): sessions cannot
- * tell the two apart.
+ * tell the two apart. A hub that does not encode takes its tracks from a
+ * `TrackSource`.
  *
  * @module
  */
+
+import type { ImageFormat, NegotiationOffer } from "../protocol.ts";
 
 /** One encoded picture (an image file, or an H.264 still), shared by every viewer pulling it. */
 export interface EncodedPicture {
@@ -82,4 +85,35 @@ export interface VideoTrack {
   request(): void;
   /** A viewer needs an IDR before it can decode again: make one, or ask whoever encodes. */
   requestKeyframe(): void;
+}
+
+/**
+ * Where a hub that does not encode takes its pictures from: one track for
+ * every viewer (`Feed`, given encoded units by the app), or one per
+ * encoding (an edge server relaying a render host's encodings).
+ */
+export interface TrackSource {
+  /** The newest picture's version, 0 before the first. */
+  newest(): number;
+  /** Whether the scene rests; null: the hub's own `stillAfter` timer says. */
+  settled(): boolean | null;
+  /** Frames per second lately; null: the hub counts them. */
+  publishFps(): number | null;
+  /** What viewers may be offered, once the source knows (`defaults`: the stream's own settings). */
+  offer(defaults: NegotiationOffer): Promise<NegotiationOffer>;
+  /** Pull delivery: the pictures of one encoding, or null. */
+  pictures(
+    format: ImageFormat | "h264",
+    quality: number,
+    still: boolean,
+    scale: number,
+  ): PictureTrack | null;
+  /** Push delivery: the H.264 stream at an adaptive step. */
+  video(step: number): VideoTrack;
+  /** IDRs asked for upstream so far. */
+  keyframeRequests(): number;
+  /** Whether H.264 units have come. */
+  live(): boolean;
+  /** Stop timers. */
+  close(): void;
 }

@@ -69,6 +69,7 @@ export class Session {
   #helloTimer: TimerHandle | null = null;
   #authTimer: TimerHandle | null = null;
   #refusal: [number, string] | null = null;
+  #user: unknown = undefined;
   #eventTokens: number;
   #eventRefill = 0;
   #eventsDropped = 0;
@@ -109,6 +110,11 @@ export class Session {
       sendQuality: (q) => this.#sendText(setQualityMessage(q)),
       isOpen: () => this.#state === "open",
     });
+  }
+
+  /** What the `authenticate` hook returned for this viewer (undefined without a hook, or before). */
+  get user(): unknown {
+    return this.#user;
   }
 
   /** The negotiated transport, or null before `config`. */
@@ -327,17 +333,16 @@ export class Session {
       };
       let ok = false;
       try {
-        ok = Boolean(
-          await Promise.race([
-            Promise.resolve().then(() => hook(ctx)),
-            new Promise<false>((resolve) => {
-              this.#authTimer = this.#clock.setTimeout(
-                () => resolve(false),
-                this.#hub.options.authTimeout * 1000,
-              );
-            }),
-          ]),
-        );
+        this.#user = await Promise.race([
+          Promise.resolve().then(() => hook(ctx)),
+          new Promise<false>((resolve) => {
+            this.#authTimer = this.#clock.setTimeout(
+              () => resolve(false),
+              this.#hub.options.authTimeout * 1000,
+            );
+          }),
+        ]);
+        ok = Boolean(this.#user);
       } catch (err) {
         this.#warn(
           `authenticate threw: ${logSafe((err as Error)?.message ?? err, 200)}`,
