@@ -9,8 +9,17 @@ import type { InputEvent } from "./protocol.ts";
 
 /** An input event as the app receives it: the protocol event plus its viewer. */
 export type DisplayEvent = InputEvent & {
-  /** The id of the viewer that sent it (see `Display.stats().viewers`). */
+  /**
+   * The id of the viewer that sent it (see `Display.stats().viewerStats`);
+   * unique across a site, viewers at edge servers included.
+   */
   viewer: number;
+  /**
+   * What the `authenticate` hook returned for that viewer, as given (e.g.
+   * `{ id, name, role }`); for a viewer at an edge server, what the edge's
+   * hook returned, as JSON. Absent when no hook ran.
+   */
+  user?: unknown;
 };
 
 /**

@@ -166,6 +166,11 @@ export class FedVideo implements VideoTrack {
     }
   }
 
+  /** Units were lost upstream: the next one is out of order (viewers wait for an IDR). */
+  skip(): void {
+    this.#index++;
+  }
+
   /** Take the next unit as stream version `version`; returns it as a chunk. */
   put(unit: EncodedVideo, version: number): VideoChunk {
     if (unit.keyframe) this.#wantKey = false;

@@ -96,6 +96,8 @@ export interface HubTap {
   offerChunk(chunk: VideoChunk, track: VideoTrack): void;
   /** The size, settings or H.264's availability changed. */
   changed(): void;
+  /** Which frame forms it needs (as `Hub.needs`). */
+  needs(): { rgba: boolean; yuv: boolean };
 }
 
 /** The hub's part of `Display.stats()`. */
@@ -454,6 +456,11 @@ export class Hub implements SessionHub {
       const t = s.transport;
       if (t === "image") rgba = true;
       else if (t === "webcodecs") yuv = true;
+    }
+    for (const tap of this.#taps) {
+      const n = tap.needs();
+      rgba ||= n.rgba;
+      yuv ||= n.yuv;
     }
     return { rgba, yuv };
   }
