@@ -2,7 +2,10 @@
  * The NATS connection of a render host or an edge server: opened with the
  * NATS project's Node.js transport (`@nats-io/transport-node`, which runs on
  * Deno's `node:net`; `@nats-io/transport-deno` is published only on JSR),
- * reconnecting forever a quarter second apart, with the caller's
+ * reconnecting forever a quarter second apart (its sockets always keep an
+ * `error` listener: the transport removes its own while closing, and a
+ * reset that Deno reports after that would otherwise be an uncaught error
+ * that ends the process), with the caller's
  * credentials and TLS settings passed through as given; or a connection the
  * app opened itself. It watches the connection's status, so the host skips
  * frames while disconnected instead of queueing them, and the edge
@@ -11,8 +14,16 @@
  * @module
  */
 
-import { connect } from "@nats-io/transport-node";
+import type { Socket } from "node:net";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
+import {
+  NatsConnectionImpl,
+  setTransportFactory,
+} from "@nats-io/nats-core/internal";
+import {
+  nodeResolveHost,
+  NodeTransport,
+} from "@nats-io/transport-node/lib/node_transport.js";
 import type { Logger } from "../log.ts";
 import { checkPrefix } from "./wire.ts";
 
@@ -50,6 +61,42 @@ export interface Link {
   close(): Promise<void>;
   /** Runs each time the connection comes back. */
   onReconnect: () => void;
+}
+
+const ignore = () => {};
+
+/** Keep an `error` listener on `socket` whatever the transport removes. */
+function guard<T extends Socket>(socket: T): T {
+  socket.on("error", ignore);
+  const removeAll = socket.removeAllListeners.bind(socket);
+  socket.removeAllListeners = ((...args: Parameters<typeof removeAll>) => {
+    removeAll(...args);
+    socket.on("error", ignore);
+    return socket;
+  }) as typeof socket.removeAllListeners;
+  return socket;
+}
+
+/** The Node.js transport, with guarded sockets. */
+class GuardedTransport extends NodeTransport {
+  override async dial(hp: { hostname: string; port: number }) {
+    return guard(await super.dial(hp));
+  }
+  override async tlsFirst(hp: { hostname: string; port: number }) {
+    return guard(await super.tlsFirst(hp));
+  }
+  override async startTLS() {
+    return guard(await super.startTLS());
+  }
+}
+
+/** `connect()` of `@nats-io/transport-node`, with `GuardedTransport`. */
+function connect(opts: Partial<ConnectionOptions>): Promise<NatsConnection> {
+  setTransportFactory({
+    factory: () => new GuardedTransport(),
+    dnsResolveFn: nodeResolveHost,
+  });
+  return NatsConnectionImpl.connect(opts);
 }
 
 /**

@@ -88,7 +88,6 @@ export class HostLink implements AsyncDisposable {
   #needs = new Map<string, Map<string, number>>(); // key → edge → until (ms)
   #edges = new Map<string, number>(); // edge → until (ms)
   #offer: NegotiationOffer | null = null;
-  #offering: Promise<void> | null = null;
   #sub: Subscription | null = null;
   #heartbeat: ReturnType<typeof setInterval> | null = null;
   #untap: () => void = () => {};
@@ -172,13 +171,11 @@ export class HostLink implements AsyncDisposable {
   }
 
   #refreshOffer(): Promise<void> {
-    const run = this.#hub.offer().then((offer) => {
+    return this.#hub.offer().then((offer) => {
       this.#offer = offer;
     }, (err) => {
       this.#log("error", `publishToNats(): no offer: ${err?.message ?? err}`);
     });
-    this.#offering = run;
-    return run;
   }
 
   /** Send the state if it changed (or `force`). */
@@ -318,8 +315,14 @@ export class HostLink implements AsyncDisposable {
     }
   }
 
+  /** An edge's needs now: exactly these (what it no longer lists, it no longer needs). */
   #need(m: Extract<UpMessage, { t: "need" }>, now: number): void {
     let added = false;
+    for (const [key, edges] of this.#needs) {
+      if (m.k.includes(key) || !edges.delete(m.e) || edges.size > 0) continue;
+      this.#needs.delete(key);
+      this.#relays.delete(key);
+    }
     for (const key of m.k) {
       const enc = parseEncodingKey(key);
       if (!enc) {
