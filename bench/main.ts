@@ -24,6 +24,9 @@
  *   (`tc tbf`, `iptables` loss; needs root): glass-to-glass, frames drawn,
  *   gaps and quality steps at 20-1 Mbit/s, under loss, through a rate
  *   change and with a second viewer on another link.
+ * - nats (bench/nats.ts): a render host and edge servers through a local
+ *   nats-server: the host's CPU against edges, glass-to-glass through an
+ *   edge, join time, an edge's capacity, bytes through NATS.
  *
  * This file only orchestrates: it parses the parts asked for, runs them,
  * and writes the reports, the chart and the summary of every target of
@@ -39,6 +42,7 @@ import { type CostRow, h264Benchmark } from "./h264.ts";
 import { imageBenchmark } from "./image.ts";
 import { latencies, latencyBenchmark, type LatencyReport } from "./latency.ts";
 import { linksBenchmark } from "./links.ts";
+import { natsBenchmark } from "./nats.ts";
 import { memoryBenchmark } from "./memory.ts";
 import { renderRing } from "./scene.ts";
 import {
@@ -62,6 +66,7 @@ const PARTS = [
   "memory",
   "front",
   "links",
+  "nats",
 ] as const;
 type Part = typeof PARTS[number];
 
@@ -213,6 +218,7 @@ async function main(args: string[]): Promise<void> {
   if (want.has("memory")) say(await memoryBenchmark());
   if (want.has("front")) sections.push(await frontBenchmark(rings));
   if (want.has("links")) say((await linksBenchmark()).text);
+  if (want.has("nats")) say((await natsBenchmark()).text);
 
   const svg = full && latency?.cases.length && cost.length &&
       imageCost.length

@@ -42,7 +42,7 @@ export class NatsProc implements AsyncDisposable {
     });
   }
 
-  /** Start a host publishing a moving pattern. */
+  /** Start a host publishing a moving pattern (`fixed`: adaptation off). */
   static async host(
     url: string,
     stream: string,
@@ -50,6 +50,7 @@ export class NatsProc implements AsyncDisposable {
     height: number,
     fps: number,
     transport: string,
+    fixed = false,
   ): Promise<NatsProc> {
     const p = new NatsProc([
       "host",
@@ -59,6 +60,7 @@ export class NatsProc implements AsyncDisposable {
       String(height),
       String(fps),
       transport,
+      ...(fixed ? ["fixed"] : []),
     ]);
     await p.#ready;
     return p;

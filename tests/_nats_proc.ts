@@ -3,11 +3,12 @@
  * fault tests and the bench (which kill, stop and restart them):
  *
  * ```sh
- * deno run -A tests/_nats_proc.ts host <nats-url> <stream> <width> <height> <fps> <transport>
+ * deno run -A tests/_nats_proc.ts host <nats-url> <stream> <width> <height> <fps> <transport> [fixed]
  * deno run -A tests/_nats_proc.ts edge <nats-url> <stream>
  * ```
  *
- * The host publishes a moving test pattern at `fps` and prints `ready`;
+ * The host publishes a moving test pattern at `fps` and prints `ready`
+ * (`fixed`: adaptation off, every viewer on the configured quality);
  * the edge serves the stream with `handler()` on a free loopback port and
  * prints `port <n>`. Both print `stats <json>` once a second (the host its
  * display's encodes and CPU time, the edge its viewers and link) and run
@@ -30,12 +31,13 @@ function cpuMs(): number {
 }
 
 if (mode === "host") {
-  const [w, h, fps, transport] = rest;
+  const [w, h, fps, transport, fixed] = rest;
   const width = Number(w), height = Number(h);
   const display = new Display(width, height, {
     transport: transport as "image" | "webcodecs" | "auto",
     encoder: "x264",
     fps: Number(fps),
+    adaptive: fixed !== "fixed",
     ...quiet,
   });
   const link = await publishToNats(display, { servers: url, stream });
