@@ -28,8 +28,15 @@
  */
 
 export { Display } from "./src/display.ts";
-export type { PublishOptions } from "./src/display.ts";
+export type { PublishOptions, ViewerPresence } from "./src/display.ts";
 export type { DisplayStats } from "./src/display_stats.ts";
+export type { Recording } from "./src/record/recording.ts";
+export type {
+  RecordingResult,
+  RecordingStats,
+  RecordOptions,
+  SnapshotOptions,
+} from "./src/record/types.ts";
 export { RfbServer, serve, serveServer } from "./src/http/server.ts";
 export { handler } from "./src/http/handler.ts";
 export type {
@@ -67,7 +74,8 @@ export type {
   ServerOptions,
   TunableOptions,
 } from "./src/options.ts";
-export type { DisplayEvent } from "./src/events.ts";
+export type { ControlRequestEvent, DisplayEvent } from "./src/events.ts";
+export type { ControlMode, Role } from "./src/session/identity.ts";
 export type {
   Channels,
   Frame,

@@ -27,6 +27,8 @@
  * - nats (bench/nats.ts): a render host and edge servers through a local
  *   nats-server: the host's CPU against edges, glass-to-glass through an
  *   edge, join time, an edge's capacity, bytes through NATS.
+ * - record (bench/record.ts): a recording's cost per frame on the shared
+ *   encoder's units beside the encode, and its bytes per second.
  *
  * This file only orchestrates: it parses the parts asked for, runs them,
  * and writes the reports, the chart and the summary of every target of
@@ -44,6 +46,7 @@ import { latencies, latencyBenchmark, type LatencyReport } from "./latency.ts";
 import { linksBenchmark } from "./links.ts";
 import { natsBenchmark } from "./nats.ts";
 import { memoryBenchmark } from "./memory.ts";
+import { recordBenchmark } from "./record.ts";
 import { renderRing } from "./scene.ts";
 import {
   cpuModel,
@@ -67,6 +70,7 @@ const PARTS = [
   "front",
   "links",
   "nats",
+  "record",
 ] as const;
 type Part = typeof PARTS[number];
 
@@ -183,7 +187,7 @@ async function main(args: string[]): Promise<void> {
   const rings = new Map<string, Uint8Array[]>();
   if (
     want.has("floors") || want.has("h264") || want.has("latency") ||
-    want.has("front")
+    want.has("front") || want.has("record")
   ) {
     for (const [w, h] of SIZES) rings.set(sizeName(w, h), renderRing(w, h));
   }
@@ -219,6 +223,7 @@ async function main(args: string[]): Promise<void> {
   if (want.has("front")) sections.push(await frontBenchmark(rings));
   if (want.has("links")) say((await linksBenchmark()).text);
   if (want.has("nats")) say((await natsBenchmark()).text);
+  if (want.has("record")) say(await recordBenchmark(rings));
 
   const svg = full && latency?.cases.length && cost.length &&
       imageCost.length

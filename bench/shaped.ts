@@ -413,6 +413,8 @@ export interface Scenario {
   schedule: LinkChange[];
   /** Publish rate. Default 30. */
   fps?: number;
+  /** Turn the display's adaptation off (the same-run "as before" baseline). Default on. */
+  adaptive?: boolean;
   /** Frame size. Default 1280x720. */
   width?: number;
   height?: number;
@@ -625,8 +627,8 @@ export function settleAfter(
 }
 
 /**
- * Seconds after `fromS` until viewer `i`'s quality step is `step` and
- * stays so to the run's end; null if it never does.
+ * Seconds after `fromS` until viewer `i`'s quality step is `step` or
+ * better (lower) and stays so to the run's end; null if it never does.
  *
  * @example
  * ```ts ignore
@@ -642,7 +644,10 @@ export function stepAfter(
   let at: number | null = null;
   for (const s of r.viewers[i].stats) {
     if (s.t < fromS) continue;
-    if (s.qualityStep !== step) at = null;
+    const good = step === null
+      ? s.qualityStep === null
+      : s.qualityStep !== null && s.qualityStep <= step;
+    if (!good) at = null;
     else if (at === null) at = s.t;
   }
   return at === null ? null : Math.max(0, at - fromS);

@@ -116,6 +116,7 @@ export async function runInside(args: RunnerArgs): Promise<ScenarioResult> {
     fps,
     logger: silentLogger,
     stillAfter: false,
+    adaptive: scenario.adaptive ?? true,
     // The hook also sees page loads: only WebSocket upgrades are viewers.
     authenticate: ({ headers }) => {
       if (headers.get("upgrade")?.toLowerCase() === "websocket") {

@@ -9,8 +9,8 @@
  *
  * Attributes: `src` (ws:// URL, or a path on this host), `fit`, `token`,
  * `transport`, `max-inflight`, `hud` (show the stats HUD), `bare` (no chrome),
- * `no-toolbar`. The element fires the view's `status`, `config` and `stats`
- * events.
+ * `no-toolbar`. The element fires the view's `status`, `config`, `stats`,
+ * `presence` and `control` events.
  *
  * The element holds exactly one view while it is in a document, however it
  * was made (parsed from HTML and upgraded, `createElement`, `innerHTML`) and
@@ -120,7 +120,7 @@ export class RfbViewElement extends Base {
       });
       this.#view = this.#viewer.view;
     }
-    for (const type of ["status", "config", "stats"]) {
+    for (const type of ["status", "config", "stats", "presence", "control"]) {
       this.#view.addEventListener(type, this.#forward);
     }
   }

@@ -6,7 +6,9 @@
 
 import type {
   ConfigMessage,
+  ControlMessage,
   InputEvent,
+  PresenceMessage,
   StatsMessage,
   Transport,
 } from "../src/protocol.ts";
@@ -136,6 +138,9 @@ export type ToWorker =
   | { type: "input"; event: InputEvent }
   | { type: "transport"; transport: "auto" | Transport }
   | { type: "screenshot"; id: number }
+  | { type: "control"; send: "request" | "release"; to?: number }
+  | { type: "record"; id: number }
+  | { type: "record_stop"; id: number }
   | { type: "reconnect" }
   | { type: "dispose" };
 
@@ -150,7 +155,18 @@ export type FromWorker =
     retryMs?: number;
   }
   | { type: "config"; config: ConfigMessage }
+  | { type: "presence"; presence: PresenceMessage }
+  | { type: "control"; control: ControlMessage }
   | { type: "stats"; stats: ViewStats }
   | { type: "frame"; frame: FrameInfo }
   | { type: "screenshot"; id: number; blob: Blob | null; error?: string }
+  | {
+    /** A recording started (`blob` null), failed to (`error`), or ended (`blob`). */
+    type: "record";
+    id: number;
+    blob: Blob | null;
+    frames?: number;
+    duration?: number;
+    error?: string;
+  }
   | { type: "disposed" };

@@ -14,7 +14,7 @@
  */
 
 export { RemoteFramebufferView, RfbCanvas } from "./view.ts";
-export type { StatusDetail, ViewOptions } from "./view.ts";
+export type { StatusDetail, ViewOptions, ViewRecording } from "./view.ts";
 export { RfbViewer } from "./viewer.ts";
 export type { ViewerOptions } from "./viewer.ts";
 export { defineRfbView, RfbViewElement } from "./element.ts";
@@ -24,6 +24,11 @@ export type {
   ViewStats,
   ViewStatus,
 } from "./messages.ts";
+export type {
+  ControlMessage,
+  PresenceMessage,
+  PresenceViewer,
+} from "../src/protocol.ts";
 export { contentRect, toFramePoint } from "./mapping.ts";
 export type { FitMode, FramePoint, Layout, Rect } from "./mapping.ts";
 

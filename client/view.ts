@@ -9,8 +9,9 @@
 
 import type {
   ConfigMessage,
+  ControlMessage,
   InputEvent,
-  Modifier,
+  PresenceMessage,
   Transport,
 } from "../src/protocol.ts";
 import { InputCoalescer } from "./coalesce.ts";
@@ -28,6 +29,7 @@ import type {
   ViewStatus,
 } from "./messages.ts";
 import { createWorker } from "./_worker_factory.ts";
+import { BUTTON, buttons, modifiers, toWebSocketUrl } from "./dom_input.ts";
 
 /** Options for a view. */
 export interface ViewOptions {
@@ -66,35 +68,15 @@ export interface StatusDetail {
   retryMs?: number;
 }
 
-const MODS: ReadonlyArray<[keyof KeyboardEvent & keyof MouseEvent, Modifier]> =
-  [
-    ["shiftKey", "Shift"],
-    ["ctrlKey", "Control"],
-    ["altKey", "Alt"],
-    ["metaKey", "Meta"],
-  ];
-/** DOM `button` → protocol button (left 1, middle 3, right 2, back 4, forward 5). */
-const BUTTON = [1, 3, 2, 4, 5];
-/** DOM `buttons` bits → protocol buttons. */
-const BUTTON_BITS = [1, 2, 3, 4, 5];
-
-function modifiers(e: MouseEvent | KeyboardEvent): Modifier[] {
-  return MODS.filter(([k]) => e[k]).map(([, m]) => m);
-}
-
-function buttons(e: MouseEvent): number[] {
-  return BUTTON_BITS.filter((_, i) => e.buttons & (1 << i));
-}
-
 let nextScreenshot = 1;
 
-/** Resolve a stream URL against the page: `/cam` or `http://…` become `ws(s)://…`. */
-function toWebSocketUrl(url: string): string {
-  const u = new URL(url, location.href);
-  if (u.protocol === "http:") u.protocol = "ws:";
-  else if (u.protocol === "https:") u.protocol = "wss:";
-  return u.href;
+/** A recording in a view (`view.record()`): `stop()` hands over the MP4. */
+export interface ViewRecording {
+  /** End the recording; resolves with the MP4 file (rejects if nothing was recorded). */
+  stop(): Promise<Blob>;
 }
+
+type RecordReply = Extract<FromWorker, { type: "record" }>;
 
 /**
  * A live view of a remote framebuffer inside `element`.
@@ -102,7 +84,11 @@ function toWebSocketUrl(url: string): string {
  * Events: `status` (`CustomEvent<StatusDetail>`), `config`
  * (`CustomEvent<ConfigMessage>`), `stats` (`CustomEvent<ViewStats>`, twice a
  * second), `frame` (`CustomEvent<FrameInfo>`, each frame drawn, with its
- * publish-to-display latency).
+ * publish-to-display latency), and on a server that shares control,
+ * `presence` (`CustomEvent<PresenceMessage | null>`: who watches, who
+ * drives) and `control` (`CustomEvent<ControlMessage | null>`: this
+ * viewer's standing; null once the connection drops). While `control` says
+ * this viewer does not drive, its input is not sent.
  *
  * @example
  * ```ts ignore
@@ -127,6 +113,8 @@ export class RemoteFramebufferView extends EventTarget {
   #transport: "auto" | Transport;
   #config: ConfigMessage | null = null;
   #stats: ViewStats | null = null;
+  #presence: PresenceMessage | null = null;
+  #control: ControlMessage | null = null;
   #coalescer: InputCoalescer;
   #raf = 0;
   #resize: ResizeObserver;
@@ -136,6 +124,7 @@ export class RemoteFramebufferView extends EventTarget {
     number,
     { resolve: (b: Blob) => void; reject: (e: Error) => void }
   >();
+  #records = new Map<number, (reply: RecordReply) => void>();
   #disposed = false;
 
   /** Make a view in `element` and connect. */
@@ -165,9 +154,12 @@ export class RemoteFramebufferView extends EventTarget {
     canvas.setAttribute("aria-label", "remote framebuffer");
     element.appendChild(canvas);
     this.canvas = canvas;
-    this.#coalescer = new InputCoalescer((event) =>
-      this.#post({ type: "input", event })
-    );
+    this.#coalescer = new InputCoalescer((event) => {
+      // A viewer that does not drive sends nothing (the server would drop it).
+      if (this.#control?.driving !== false) {
+        this.#post({ type: "input", event });
+      }
+    });
 
     this.#worker = options.workerUrl
       ? new Worker(options.workerUrl, { type: "module" })
@@ -217,6 +209,33 @@ export class RemoteFramebufferView extends EventTarget {
     return this.#stats;
   }
 
+  /** Who watches and who drives, from the server's last `presence`; null without one. */
+  get presence(): PresenceMessage | null {
+    return this.#presence;
+  }
+
+  /**
+   * This viewer's standing (role, mode, whether it drives), from the
+   * server's last `control`; null when the server sends none (as before
+   * sharing existed: every viewer drives).
+   */
+  get control(): ControlMessage | null {
+    return this.#control;
+  }
+
+  /** Ask to drive (a stream whose control is exclusive). */
+  requestControl(): void {
+    this.#post({ type: "control", send: "request" });
+  }
+
+  /**
+   * Stop driving and hand control to viewer `to` (else to the first that
+   * asked); while a request waits, withdraw it.
+   */
+  releaseControl(to?: number): void {
+    this.#post({ type: "control", send: "release", to });
+  }
+
   /** The fit mode. */
   get fit(): FitMode {
     return this.#fit;
@@ -262,6 +281,31 @@ export class RemoteFramebufferView extends EventTarget {
     });
   }
 
+  /**
+   * Record what this view shows into an MP4: on H.264 the chunks it
+   * receives go into the file as they are (no encode); on images what it
+   * draws is encoded with WebCodecs' `VideoEncoder`. Rejects before the
+   * view is connected, or when images cannot be encoded here.
+   */
+  async record(): Promise<ViewRecording> {
+    const ask = (type: "record" | "record_stop") =>
+      new Promise<RecordReply>((resolve, reject) => {
+        if (this.#disposed) return reject(new Error("view disposed"));
+        const id = nextScreenshot++;
+        this.#records.set(id, resolve);
+        this.#post({ type, id });
+      });
+    const started = await ask("record");
+    if (started.error) throw new Error(started.error);
+    return {
+      stop: async () => {
+        const r = await ask("record_stop");
+        if (!r.blob) throw new Error(r.error ?? "recording failed");
+        return r.blob;
+      },
+    };
+  }
+
   /** Focus the view so it receives keys (Escape gives focus back to the page). */
   focus(): void {
     this.canvas.focus();
@@ -296,6 +340,10 @@ export class RemoteFramebufferView extends EventTarget {
       reject(new Error("view disposed"));
     }
     this.#shots.clear();
+    for (const answer of this.#records.values()) {
+      answer({ type: "record", id: 0, blob: null, error: "view disposed" });
+    }
+    this.#records.clear();
     this.canvas.remove();
   }
 
@@ -317,12 +365,28 @@ export class RemoteFramebufferView extends EventTarget {
         this.#config = msg.config;
         this.dispatchEvent(new CustomEvent("config", { detail: msg.config }));
         break;
+      case "presence":
+        this.#presence = msg.presence;
+        this.dispatchEvent(
+          new CustomEvent("presence", { detail: msg.presence }),
+        );
+        break;
+      case "control":
+        this.#control = msg.control;
+        this.#coalescer.clear(); // nothing queued under the old standing
+        this.canvas.dataset.driving = String(msg.control.driving);
+        this.dispatchEvent(new CustomEvent("control", { detail: msg.control }));
+        break;
       case "stats":
         this.#stats = msg.stats;
         this.dispatchEvent(new CustomEvent("stats", { detail: msg.stats }));
         break;
       case "frame":
         this.dispatchEvent(new CustomEvent("frame", { detail: msg.frame }));
+        break;
+      case "record":
+        this.#records.get(msg.id)?.(msg);
+        this.#records.delete(msg.id);
         break;
       case "screenshot": {
         const p = this.#shots.get(msg.id);
@@ -336,6 +400,13 @@ export class RemoteFramebufferView extends EventTarget {
   }
 
   #setStatus(detail: StatusDetail): void {
+    if (detail.status === "closed" && this.#control) {
+      // The next server may not share control: until it says, input goes.
+      this.#presence = this.#control = null;
+      delete this.canvas.dataset.driving;
+      this.dispatchEvent(new CustomEvent("presence", { detail: null }));
+      this.dispatchEvent(new CustomEvent("control", { detail: null }));
+    }
     this.#status = detail.status;
     this.dispatchEvent(new CustomEvent("status", { detail }));
   }

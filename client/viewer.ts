@@ -1,7 +1,9 @@
 /**
  * `RfbViewer`: the "batteries" viewer. A view plus a status pill, a latency
- * badge, a toggleable stats HUD and a toolbar (screenshot, fullscreen,
- * transport, HUD), themed through CSS custom properties:
+ * badge, a toggleable stats HUD and a toolbar (screenshot, record,
+ * fullscreen, transport, HUD), and on a shared stream a sharing pill ("View
+ * only · Alice is driving · 12 watching") and a control button (request,
+ * cancel, hand over, release), themed through CSS custom properties:
  *
  * `--rfb-bg`, `--rfb-fg`, `--rfb-accent`, `--rfb-panel`, `--rfb-ok`,
  * `--rfb-warn`, `--rfb-bad`, `--rfb-font`, `--rfb-radius`.
@@ -15,10 +17,12 @@
 
 import type { ConfigMessage, Transport } from "../src/protocol.ts";
 import type { ReducedStream, ViewStats } from "./messages.ts";
+import { controlAction, presenceLine } from "./sharing.ts";
 import {
   RemoteFramebufferView,
   type StatusDetail,
   type ViewOptions,
+  type ViewRecording,
 } from "./view.ts";
 
 /** Options for `RfbViewer`: the view's, plus the chrome's. */
@@ -27,7 +31,7 @@ export interface ViewerOptions extends ViewOptions {
   hud?: boolean;
   /** Show the toolbar. Default true. */
   toolbar?: boolean;
-  /** A name for screenshots' file names. Default: the stream path. */
+  /** A name for screenshots' and recordings' file names. Default: the stream path. */
   title?: string;
 }
 
@@ -45,9 +49,9 @@ border-radius:var(--_radius);box-sizing:border-box}
 .rfb-viewer .rfb-top{position:absolute;top:8px;left:8px;right:8px;display:flex;flex-wrap:wrap;gap:6px;
 justify-content:space-between;align-items:flex-start;pointer-events:none}
 .rfb-viewer .rfb-group{display:flex;gap:6px}
-.rfb-viewer .rfb-pill,.rfb-viewer .rfb-badge,.rfb-viewer .rfb-toolbar,.rfb-viewer .rfb-hud{
+.rfb-viewer .rfb-pill,.rfb-viewer .rfb-share,.rfb-viewer .rfb-badge,.rfb-viewer .rfb-toolbar,.rfb-viewer .rfb-hud{
 background:var(--_panel);backdrop-filter:blur(6px);border-radius:999px}
-.rfb-viewer .rfb-pill{padding:3px 10px 3px 8px;display:flex;align-items:center;gap:6px;white-space:nowrap}
+.rfb-viewer .rfb-pill,.rfb-viewer .rfb-share{padding:3px 10px 3px 8px;display:flex;align-items:center;gap:6px;white-space:nowrap}
 .rfb-viewer .rfb-dot{width:8px;height:8px;border-radius:50%;background:var(--_warn);flex:none}
 .rfb-viewer [data-status=negotiated] .rfb-dot{background:var(--_ok);box-shadow:0 0 6px var(--_ok)}
 .rfb-viewer [data-status=closed] .rfb-dot,.rfb-viewer [data-status=error] .rfb-dot{background:var(--_bad)}
@@ -66,6 +70,10 @@ font:inherit;font-weight:500;white-space:nowrap}
 font:11px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre;pointer-events:none;
 max-width:calc(100% - 16px);max-height:calc(100% - 16px);overflow:hidden}
 .rfb-viewer .rfb-hud[hidden]{display:none}
+.rfb-viewer .rfb-share[hidden],.rfb-viewer .rfb-toolbar button[hidden]{display:none}
+.rfb-viewer .rfb-share[data-driving=true] .rfb-dot{background:var(--_accent);box-shadow:0 0 6px var(--_accent)}
+.rfb-viewer .rfb-share[data-driving=false] .rfb-dot{background:var(--_fg);opacity:.5}
+.rfb-viewer .rfb-canvas[data-driving=false]{cursor:default}
 `;
 
 function injectStyle(): void {
@@ -149,6 +157,11 @@ export class RfbViewer {
   #hud: HTMLPreElement;
   #hudButton: HTMLButtonElement | null = null;
   #transportButton: HTMLButtonElement | null = null;
+  #share: HTMLDivElement;
+  #shareText: HTMLSpanElement;
+  #controlButton: HTMLButtonElement | null = null;
+  #recordButton: HTMLButtonElement | null = null;
+  #recording: ViewRecording | Promise<unknown> | null = null;
   #title: string;
   /** Whether the caller asked for the HUD (`hud`). */
   #hudWanted: boolean;
@@ -186,6 +199,11 @@ export class RfbViewer {
     this.#badge = el("div", "rfb-badge", group);
     this.#badge.hidden = true;
     this.#badge.title = "publish → displayed latency";
+    this.#share = el("div", "rfb-share", group);
+    this.#share.setAttribute("role", "status");
+    el("span", "rfb-dot", this.#share);
+    this.#shareText = el("span", "rfb-share-text", this.#share);
+    this.#share.hidden = true;
     this.#hud = el("pre", "rfb-hud", this.root);
     this.#hud.hidden = !this.#hudWanted;
     this.#hud.textContent = "waiting for stats…";
@@ -205,6 +223,26 @@ export class RfbViewer {
       (e) => this.#setStats((e as CustomEvent<ViewStats>).detail),
     );
     this.view.addEventListener("config", () => this.#updateTransportButton());
+    for (const type of ["presence", "control"]) {
+      this.view.addEventListener(type, () => this.#updateSharing());
+    }
+  }
+
+  /** The sharing pill and the control button follow `presence` and `control`. */
+  #updateSharing(): void {
+    const { presence, control } = this.view;
+    const line = presenceLine(presence, control);
+    this.#share.hidden = line === null;
+    this.#shareText.textContent = line ?? "";
+    if (control) this.#share.dataset.driving = String(control.driving);
+    const b = this.#controlButton;
+    if (!b) return;
+    const action = controlAction(presence, control);
+    b.hidden = action === null;
+    if (!action) return;
+    b.textContent = action.label;
+    b.title = action.title;
+    b.setAttribute("aria-pressed", String(action.pressed));
   }
 
   /**
@@ -239,12 +277,53 @@ export class RfbViewer {
 
   /** Save the current frame as a PNG download. */
   async downloadScreenshot(): Promise<void> {
-    const blob = await this.view.screenshot();
+    this.#download(await this.view.screenshot(), "png");
+  }
+
+  /** Whether the Record button is recording. */
+  get recording(): boolean {
+    return this.#recording !== null;
+  }
+
+  /**
+   * Start recording, or stop and save the MP4 as a download named after the
+   * stream and the time (as screenshots are). Rejects when recording cannot
+   * start or nothing was recorded.
+   */
+  async toggleRecording(): Promise<void> {
+    const rec = this.#recording;
+    if (rec instanceof Promise) return; // starting or stopping
+    const set = (on: boolean) => {
+      this.#recordButton?.setAttribute("aria-pressed", String(on));
+      if (this.#recordButton) {
+        this.#recordButton.textContent = on ? "Stop" : "Record";
+      }
+    };
+    if (rec) {
+      this.#recording = rec.stop().finally(() => {
+        this.#recording = null;
+        set(false);
+      });
+      this.#download(await (this.#recording as Promise<Blob>), "mp4");
+      return;
+    }
+    const starting = this.view.record();
+    this.#recording = starting;
+    try {
+      this.#recording = await starting;
+      set(true);
+    } catch (err) {
+      this.#recording = null;
+      throw err;
+    }
+  }
+
+  #download(blob: Blob, ext: string): void {
     const a = document.createElement("a");
     a.href = URL.createObjectURL(blob);
     a.download = `${this.#title}-${
       new Date().toISOString().replace(/[:.]/g, "-")
-    }.png`;
+    }.${ext}`;
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
   }
@@ -290,9 +369,28 @@ export class RfbViewer {
     button("Screenshot", "Save the current frame as PNG", () => {
       this.downloadScreenshot().catch(() => {});
     });
+    this.#recordButton = button(
+      "Record",
+      "Record the stream as MP4; click again to stop and save",
+      () => {
+        this.toggleRecording().catch((err) => {
+          if (this.#recordButton) {
+            this.#recordButton.title = `Could not record: ${err.message}`;
+          }
+        });
+      },
+    );
+    this.#recordButton.setAttribute("aria-pressed", "false");
     button("Fullscreen", "Enter or leave fullscreen", () => {
       this.toggleFullscreen().catch(() => {});
     });
+    // Shown only on a stream whose control is handed over (see sharing.ts).
+    this.#controlButton = button("", "", () => {
+      const action = controlAction(this.view.presence, this.view.control);
+      if (action?.send === "request") this.view.requestControl();
+      else if (action) this.view.releaseControl(action.to);
+    });
+    this.#controlButton.hidden = true;
     this.#updateTransportButton();
   }
 

@@ -1,10 +1,11 @@
 /**
  * The demo site: a Hono app that server-renders Preact pages (laid out like
  * a Fresh app: routes/, islands/, components/, static/) and mounts the
- * library's `handler` at `/rfb` on the same origin. It runs four streams:
+ * library's `handler` at `/rfb` on the same origin. It runs five streams:
  * the `--pattern` scene (`main`), a WebGPU shader (`gpu`), an interactive
- * fractal (`fractal`) and a paint canvas behind a session cookie
- * (`private`).
+ * fractal (`fractal`), a paint canvas behind a session cookie (`private`),
+ * and a shared whiteboard (`classroom`: signed-in presenters drive, one at
+ * a time, everyone else watches).
  *
  * Who may do what: anyone who can load the demo's pages may watch and retune
  * the public streams (the stream pages' controls do it through
@@ -43,6 +44,7 @@ import {
   setSessionCookie,
 } from "./sessions.ts";
 import { Home } from "./routes/home.tsx";
+import { ClassroomPage } from "./routes/classroom.tsx";
 import { PrivatePage } from "./routes/private.tsx";
 import { NotFound, StreamPage } from "./routes/stream.tsx";
 import { fractal } from "./scenes/fractal.ts";
@@ -113,6 +115,11 @@ function page(
     status,
     headers: { "content-type": "text/html; charset=utf-8", ...headers },
   });
+}
+
+/** Where a sign-in form goes back to: its page, one of two (never a URL it names). */
+function backTo(form: FormData | null): "/classroom" | "/private" {
+  return form?.get("next") === "/classroom" ? "/classroom" : "/private";
 }
 
 /** Refuse a POST that did not come from the demo's own pages (403). */
@@ -200,6 +207,18 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   add("private", 640, 360, paint(640, 360), false, {
     authenticate: ({ request }) => signedIn(request),
   });
+  // The classroom: roles from the demo's own session cookie. Anyone may
+  // watch; signed-in presenters may drive, one at a time.
+  add("classroom", 640, 360, paint(640, 360), false, {
+    control: "exclusive",
+    controlIdle: 5,
+    authenticate: ({ request }) => {
+      const user = session(request);
+      return user ? { name: user.name, role: "control" } : { role: "view" };
+    },
+  });
+  /** Streams only signed-in sessions may retune (and the API does not list). */
+  const guarded = new Set(["private", "classroom"]);
   let gpuUnavailable: string | null = "the demo was started with --no-gpu";
   let gpu: Awaited<ReturnType<typeof gpuScene>> | null = null;
   if (!options.noGpu) {
@@ -270,7 +289,7 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   app.get("/streams/:name", (c) => {
     const name = c.req.param("name");
     const display = server.stream(name);
-    if (!display || name === "private") {
+    if (!display || guarded.has(name)) {
       return page(<NotFound what={`No public stream named “${name}”.`} />, 404);
     }
     return page(
@@ -282,6 +301,24 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
         settings={tunable(name)}
       />,
     );
+  });
+  app.get(
+    "/classroom",
+    (c) =>
+      page(<ClassroomPage base={BASE} presenter={session(c.req.raw)?.name} />),
+  );
+  app.get("/api/classroom", (c) => {
+    if (!signedIn(c.req.raw)) {
+      return c.json({ error: "sign in to see who is in the room" }, 403);
+    }
+    const viewers = server.stream("classroom")!.presence().map((v) => ({
+      id: v.id,
+      name: v.name,
+      role: v.role,
+      control: v.control,
+      requested: v.requested,
+    }));
+    return c.json({ viewers });
   });
   app.get("/private", (c) => {
     const user = session(c.req.raw);
@@ -322,15 +359,15 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     }
     const name = String(form?.get("name") ?? "").trim();
     const password = String(form?.get("password") ?? "");
+    const next = backTo(form);
     // timingSafeEqual compares every byte whatever the first difference.
     if (!name || !timingSafeEqual(password, PASSWORD)) {
       failures.record(client);
+      const error = "Wrong name or password.";
       return page(
-        <PrivatePage
-          base={BASE}
-          signedIn={false}
-          error="Wrong name or password."
-        />,
+        next === "/classroom"
+          ? <ClassroomPage base={BASE} error={error} />
+          : <PrivatePage base={BASE} signedIn={false} error={error} />,
         401,
       );
     }
@@ -339,17 +376,18 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     return new Response(null, {
       status: 303,
       headers: {
-        location: "/private",
+        location: next,
         "set-cookie": setSessionCookie(c.req.raw, token, sessions.ttlMs),
       },
     });
   });
-  app.post("/logout", ...formGuard, (c) => {
+  app.post("/logout", ...formGuard, async (c) => {
     sessions.delete(sessionToken(c.req.raw));
+    const form = await c.req.formData().catch(() => null);
     return new Response(null, {
       status: 303,
       headers: {
-        location: "/private",
+        location: backTo(form),
         "set-cookie": clearSessionCookie(c.req.raw),
       },
     });
@@ -358,7 +396,7 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     "/api/streams",
     (c) =>
       c.json(
-        server.streams().filter((d) => d.name !== "private").map((d) => ({
+        server.streams().filter((d) => !guarded.has(d.name)).map((d) => ({
           name: d.name,
           width: d.width,
           height: d.height,
@@ -379,7 +417,7 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     async (c) => {
       const display = server.stream(c.req.param("name"));
       if (!display) return c.json({ error: "no such stream" }, 404);
-      if (display.name === "private" && !signedIn(c.req.raw)) {
+      if (guarded.has(display.name) && !signedIn(c.req.raw)) {
         return c.json({ error: "sign in to retune this stream" }, 403);
       }
       let changes: unknown;

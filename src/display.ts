@@ -16,8 +16,8 @@ import {
   type FrameInput,
   type YuvPlanes,
 } from "./frame.ts";
-import { Hub, type HubWatchers } from "./hub/hub.ts";
-import type { TrackSource } from "./hub/tracks.ts";
+import { takeSlot, withSlot } from "./display_slot.ts";
+import { Hub } from "./hub/hub.ts";
 import { consoleLogger } from "./log.ts";
 import { notebookBundle } from "./notebook.ts";
 import {
@@ -31,9 +31,13 @@ import {
 import type { Session } from "./session/session.ts";
 import type { SessionRequest, ViewerSocket } from "./session/types.ts";
 import { targetAt } from "./hub/video_tracks.ts";
+import type { ViewerPresence } from "./hub/presence.ts";
 import type { DisplayStats } from "./display_stats.ts";
+import { type Recording, startRecording } from "./record/recording.ts";
+import { stillBase64, takeSnapshot } from "./record/snapshot.ts";
+import type { RecordOptions, SnapshotOptions } from "./record/types.ts";
 
-export type { DisplayStats };
+export type { DisplayStats, ViewerPresence };
 
 /** Options for one `publish` call. */
 export interface PublishOptions {
@@ -76,76 +80,6 @@ export interface DisplayInternals {
 }
 
 const internalsOf = new WeakMap<Display, DisplayInternals>();
-/** Objects served in a display's place (`RemoteDisplay`), and that display. */
-const standIns = new WeakMap<object, Display>();
-
-/** The name the next `new Display` takes (set only by `namedDisplay`). */
-let nextName = "default";
-/** Where the next `new Display` takes its pictures from (set only by `sourcedDisplay`). */
-let nextSource: SourcedOptions | null = null;
-
-/** How a display that does not encode is fed (see `sourcedDisplay`). */
-export interface SourcedOptions {
-  /** Its tracks. */
-  source: TrackSource;
-  /** Where its viewers' input goes (instead of its event queue). */
-  input: (ev: DisplayEvent) => void;
-  /** Told when a viewer is admitted and when it leaves. */
-  watchers?: HubWatchers;
-}
-
-/**
- * A display whose pictures come from a `TrackSource` (an edge server's
- * relay of a render host) and whose viewers' input goes to `input`: it
- * encodes nothing, and `publish()` throws.
- *
- * @example
- * ```ts ignore
- * const display = sourcedDisplay("scene", 640, 480, {}, { source, input });
- * ```
- */
-export function sourcedDisplay(
-  name: string,
-  width: number,
-  height: number,
-  options: DisplayOptions,
-  sourced: SourcedOptions,
-): Display {
-  nextSource = sourced;
-  try {
-    return namedDisplay(name, width, height, options);
-  } finally {
-    nextSource = null;
-  }
-}
-
-/**
- * Serve `display` wherever `front` is given to `handler()` or a server
- * (an object standing for a display, without its `publish`).
- *
- * @example
- * ```ts ignore
- * standIn(remote, display);
- * ```
- */
-export function standIn(front: object, display: Display): void {
-  standIns.set(front, display);
-}
-
-/**
- * The display behind `target`: itself, or the one it stands in for; null
- * when it is neither.
- *
- * @example
- * ```ts ignore
- * const display = displayBehind(target);
- * ```
- */
-export function displayBehind(target: unknown): Display | null {
-  if (target instanceof Display) return target;
-  if (typeof target !== "object" || target === null) return null;
-  return standIns.get(target) ?? null;
-}
 
 /**
  * A display with a stream name other than `"default"`, for
@@ -163,12 +97,10 @@ export function namedDisplay(
   height: number,
   options: DisplayOptions,
 ): Display {
-  nextName = name;
-  try {
-    return new Display(width, height, options);
-  } finally {
-    nextName = "default";
-  }
+  return withSlot(
+    { name, sourced: null },
+    () => new Display(width, height, options),
+  );
 }
 
 /**
@@ -220,10 +152,7 @@ export class Display implements AsyncDisposable {
    * @param options encoding, flow-control and auth settings
    */
   constructor(width: number, height: number, options: DisplayOptions = {}) {
-    const name = nextName;
-    const sourced = nextSource;
-    nextName = "default";
-    nextSource = null;
+    const { name, sourced } = takeSlot();
     checkSize("Display", width, height);
     this.#opts = resolveDisplayOptions(options, "Display", {
       logger: consoleLogger,
@@ -370,6 +299,7 @@ export class Display implements AsyncDisposable {
    * Retune the stream while it runs: image format and quality, H.264
    * bitrate, frame rate and GOP, still-after, transport, adaptation. Every
    * viewer renegotiates (a new `config`) and restarts from a full picture.
+   * Who drives (`control`, `controlIdle`) changes without a restart.
    * Throws a `RangeError` for a bad value, changing nothing, and an `Error`
    * once the display is closed.
    *
@@ -405,7 +335,10 @@ export class Display implements AsyncDisposable {
     );
     const opts = this.#opts as Record<string, unknown>;
     for (const k of TUNABLE) opts[k] = (next as Record<string, unknown>)[k];
-    this.#hub.retune();
+    // Who drives changes nothing the encoders or viewers' streams depend on.
+    if (keys.every((k) => k === "control" || k === "controlIdle")) {
+      this.#hub.presence.retune();
+    } else this.#hub.retune();
   }
 
   /**
@@ -430,6 +363,8 @@ export class Display implements AsyncDisposable {
       gop: o.gop,
       stillAfter: o.stillAfter,
       adaptive: o.adaptive,
+      control: o.control,
+      controlIdle: o.controlIdle,
     };
   }
 
@@ -475,6 +410,111 @@ export class Display implements AsyncDisposable {
   }
 
   /**
+   * The viewers watching now, in the order they joined: id (as in events'
+   * `viewer`), name, role, transport, when they joined, whether they drive,
+   * whether they asked for control, and what the `authenticate` hook
+   * returned for them.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64, { control: "exclusive" });
+   * for (const v of display.presence()) {
+   *   console.log(v.id, v.name ?? "anonymous", v.control ? "drives" : "watches");
+   * }
+   * await display.close();
+   * ```
+   */
+  presence(): ViewerPresence[] {
+    return this.#hub.presence.list();
+  }
+
+  /**
+   * Hand exclusive control to viewer `id` (e.g. on its `control_request`
+   * event). Returns false when that viewer has left. Throws when `control`
+   * is not `"exclusive"`, or the viewer's role is `"view"`.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64, { control: "exclusive" });
+   * for (const ev of display.pollEvents()) {
+   *   if (ev.type === "control_request") display.grantControl(ev.viewer);
+   * }
+   * await display.close();
+   * ```
+   */
+  grantControl(id: number): boolean {
+    this.#open("grantControl()");
+    return this.#hub.presence.grant(id);
+  }
+
+  /**
+   * Take exclusive control back from whoever drives: nobody drives until
+   * `grantControl()`, and requests wait for the app. Throws when `control`
+   * is not `"exclusive"`.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64, { control: "exclusive" });
+   * display.releaseControl();
+   * await display.close();
+   * ```
+   */
+  releaseControl(): void {
+    this.#open("releaseControl()");
+    this.#hub.presence.takeBack();
+  }
+
+  /**
+   * The newest published frame as an image file: PNG (the default; the
+   * published pixels exactly), JPEG or WebP. Rejects before the first
+   * `publish()`. In a notebook, a PNG or JPEG shows as the cell's value.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(2, 1);
+   * display.publish(new Uint8Array([255, 0, 0, 255, 0, 0, 255, 255]));
+   * const png = await display.snapshot(); // or { format: "jpeg", quality: 90 }
+   * console.log(png[1] === 0x50); // "PNG"
+   * await display.close();
+   * ```
+   */
+  snapshot(options: SnapshotOptions = {}): Promise<Uint8Array> {
+    this.#open("snapshot()");
+    return takeSnapshot(this.#hub, options);
+  }
+
+  /**
+   * Record the stream to an MP4 file (a path) or a
+   * `WritableStream<Uint8Array>`, until `stop()`. It takes the shared H.264
+   * stream's units (no second encode when H.264 viewers watch; with none,
+   * it drives that encoder itself), times frames by their `publish()`
+   * times, and writes fragments, so a killed process leaves a file that
+   * plays. A `width`, `height` or `bitrate` of its own means one more
+   * encode. Rejects when H.264 is unavailable or the target cannot open.
+   *
+   * @example
+   * ```ts ignore
+   * import { Display } from "@rfb/core";
+   * const display = new Display(640, 360);
+   * const rec = await display.record("run.mp4");
+   * // ... publish frames ...
+   * const { frames, duration, bytes } = await rec.stop();
+   * await display.close();
+   * ```
+   */
+  record(
+    target: string | WritableStream<Uint8Array>,
+    options: RecordOptions = {},
+  ): Promise<Recording> {
+    this.#open("record()");
+    return startRecording(this.#hub, target, options);
+  }
+
+  /**
    * Close every viewer (code 1001), end `events()`, and stop the listener if
    * this display has its own (`serve()`).
    *
@@ -508,9 +548,12 @@ export class Display implements AsyncDisposable {
     }
   }
 
-  /** In Deno's Jupyter kernel, a display shown as a cell's value is a live viewer. */
-  [Symbol.for("Jupyter.display")](): Record<string, string> {
-    return notebookBundle(this);
+  /**
+   * In Deno's Jupyter kernel, a display shown as a cell's value is a live
+   * viewer, with a still (PNG) of the newest frame for where it cannot run.
+   */
+  async [Symbol.for("Jupyter.display")](): Promise<Record<string, string>> {
+    return notebookBundle(this, {}, await stillBase64(this.#hub));
   }
 
   /** `await using display = await serve(...)` closes it at the end of the scope. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { RecordingStats } from "./record/types.ts";
 import type { ViewerStats } from "./session/metrics.ts";
 
 /** Figures for one display, from `Display.stats()`. */
@@ -33,6 +34,14 @@ export interface DisplayStats {
   eventsQueued: number;
   /** Input events dropped because the app did not drain them. */
   eventsDropped: number;
+  /**
+   * Input events dropped because their viewer did not drive (a `"view"`
+   * role, another viewer holding exclusive control, or `control: "none"`),
+   * since the display started.
+   */
+  inputDropped: number;
   /** Per-viewer figures. */
   viewerStats: ViewerStats[];
+  /** Each recording running (`Display.record()`); absent when none. */
+  recordings?: RecordingStats[];
 }

@@ -7,17 +7,33 @@
 
 import type { InputEvent } from "./protocol.ts";
 
-/** An input event as the app receives it: the protocol event plus its viewer. */
-export type DisplayEvent = InputEvent & {
+/**
+ * A viewer asks for control of a display whose `control` is `"exclusive"`
+ * while another viewer drives: the app may `display.grantControl(ev.viewer)`
+ * (or leave it: the request is granted anyway once the driver has been idle
+ * for `controlIdle` seconds).
+ */
+export interface ControlRequestEvent {
+  /** Always `"control_request"`. */
+  type: "control_request";
+  /** When the request came, seconds (the server's clock). */
+  timestamp: number;
+}
+
+/**
+ * An event as the app receives it: a viewer's input (or its request for
+ * control), with who sent it.
+ */
+export type DisplayEvent = (InputEvent | ControlRequestEvent) & {
   /**
-   * The id of the viewer that sent it (see `Display.stats().viewerStats`);
-   * unique across a site, viewers at edge servers included.
+   * The id of the viewer that sent it (as in `Display.presence()`); unique
+   * across a site, viewers at edge servers included.
    */
   viewer: number;
   /**
    * What the `authenticate` hook returned for that viewer, as given (e.g.
    * `{ id, name, role }`); for a viewer at an edge server, what the edge's
-   * hook returned, as JSON. Absent when no hook ran.
+   * hook returned, as JSON. Absent when no hook runs.
    */
   user?: unknown;
 };

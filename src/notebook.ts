@@ -8,12 +8,18 @@
  * instead: a proxy (jupyter-server-proxy's `/proxy/<port>/`) or the app's own
  * mount of `handler()`, which is what an HTTPS or remote notebook needs.
  *
+ * The bundle also carries a still of the newest frame (`image/png`, and as
+ * an `<img>` in the HTML that the live viewer replaces), so a saved
+ * notebook, `nbconvert` or a notebook viewer on a website shows a picture
+ * where the live view cannot run.
+ *
  * @module
  */
 
 import { refuseUnknownKeys } from "./names.ts";
 import type { Transport } from "./protocol.ts";
 import { viewerUrls } from "./_notebook_urls.ts";
+import { base64 } from "./record/snapshot.ts";
 
 /** What a notebook viewer needs of a stream: a `Display` fits. */
 export interface NotebookStream {
@@ -25,6 +31,8 @@ export interface NotebookStream {
   readonly height: number;
   /** The stream's page, or null when no listener of this library serves it. */
   readonly url: string | null;
+  /** The newest frame as PNG, for the still (a `Display` has it). */
+  snapshot?(): Promise<Uint8Array>;
 }
 
 /** How a notebook viewer looks. */
@@ -175,15 +183,16 @@ function attr(text: string): string {
 /** Something Deno's Jupyter kernel renders as rich output. */
 export interface JupyterDisplayable {
   /** Returns a MIME bundle. */
-  [key: symbol]: () => Record<string, string>;
+  [key: symbol]: () => Record<string, string> | Promise<Record<string, string>>;
 }
 
 let nextId = 1;
 
 /**
  * The MIME bundle for a display in a notebook: HTML with a live viewer, and
- * a plain-text line with the URL. Throws on a bad option (see
- * {@linkcode widget}).
+ * a plain-text line with the URL; with `still` (a base64 PNG of the newest
+ * frame) also `image/png`, and the picture in the HTML until the viewer
+ * loads. Throws on a bad option (see {@linkcode widget}).
  *
  * @example
  * ```ts ignore
@@ -194,6 +203,7 @@ let nextId = 1;
 export function notebookBundle(
   display: NotebookStream,
   options: WidgetOptions = {},
+  still: string | null = null,
 ): Record<string, string> {
   const base = checkWidgetOptions("notebookBundle()", options);
   const url = display.url;
@@ -204,7 +214,8 @@ export function notebookBundle(
     : " (not served: use serve() or serveServer() to view it in a notebook, or mount handler() and pass baseUrl)";
   const plain =
     `rfb Display '${display.name}' ${display.width}x${display.height}${where}`;
-  if (!url && !base) return { "text/plain": plain };
+  const png: Record<string, string> = still ? { "image/png": still } : {};
+  if (!url && !base) return { ...png, "text/plain": plain };
   // The stream's path under the listener (or the mount): "" for the default.
   const stream = url
     ? new URL(url).pathname.slice(1)
@@ -228,18 +239,25 @@ export function notebookBundle(
   }" data-rfb-base="${
     attr(base ?? "")
   }" style="height:${height}px;max-width:100%">
-<div id="${id}" style="width:100%;height:100%"></div>
+<div id="${id}" style="width:100%;height:100%">${
+    still
+      ? `<img alt="${
+        attr(display.name)
+      } (still)" src="data:image/png;base64,${still}" style="width:100%;height:100%;object-fit:contain">`
+      : ""
+  }</div>
 </div>
 <script type="module">
 const c = ${scriptJson(config)};
 const urls = (${viewerUrls.toString()})(c.base, c.stream, c.port, location);
 const el = document.getElementById(${scriptJson(id)});
 import(urls.client).then(({ RfbViewer }) => {
+  el.replaceChildren();
   new RfbViewer(el, { url: urls.socket, fit: c.fit, hud: c.hud,
     toolbar: c.toolbar, transport: c.transport, token: c.token ?? undefined, statsInterval: 1 });
 }, (err) => { el.textContent = "rfb: could not load the viewer from " + urls.client + ": " + err; });
 </script>`;
-  return { "text/html": html, "text/plain": plain };
+  return { ...png, "text/html": html, "text/plain": plain };
 }
 
 /**
@@ -263,6 +281,16 @@ export function widget(
 ): JupyterDisplayable {
   checkWidgetOptions("widget()", options);
   return {
-    [Symbol.for("Jupyter.display")]: () => notebookBundle(display, options),
+    [Symbol.for("Jupyter.display")]: async () =>
+      notebookBundle(display, options, await stillOf(display)),
   };
+}
+
+/** The stream's newest frame as base64 PNG, or null (no frame yet, or no `snapshot`). */
+async function stillOf(display: NotebookStream): Promise<string | null> {
+  try {
+    return display.snapshot ? base64(await display.snapshot()) : null;
+  } catch {
+    return null;
+  }
 }

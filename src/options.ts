@@ -11,6 +11,12 @@ import { limitLogger, type Logger, logSafe } from "./log.ts";
 import { type ImageFormat, MAX_SIDE, type Transport } from "./protocol.ts";
 import type { Frame } from "./frame.ts";
 import { originKey } from "./http/origin.ts";
+import {
+  CONTROL_MODES,
+  type ControlMode,
+  type Role,
+  ROLES,
+} from "./session/identity.ts";
 
 /** A replacement image encoder (see `DisplayOptions.imageEncoder`). */
 export type ImageEncoder = (
@@ -42,7 +48,10 @@ export interface AuthContext {
 
 /**
  * Decides whether a viewer may watch. A truthy result admits it; a falsy
- * result, a throw or a rejection closes it with 4401 before any frame.
+ * result, a throw or a rejection closes it with 4401 before any frame. An
+ * object result also says who it is: `{ id?, name?, role?: "control" |
+ * "view", ...anything }` (`role` defaults to the display's `defaultRole`;
+ * the whole object reaches the app as each event's `user`).
  */
 export type Authenticate = (ctx: AuthContext) => unknown;
 
@@ -110,6 +119,19 @@ export interface DisplayOptions {
   pixelRatio?: number;
   /** Admits or refuses viewers of this display (overrides the server's hook). */
   authenticate?: Authenticate;
+  /**
+   * Who drives: `"shared"` (every viewer with the `"control"` role),
+   * `"exclusive"` (one at a time: the first holds control, others ask, the
+   * app may `grantControl`) or `"none"` (nobody). Input from viewers that do
+   * not drive is dropped and counted. Default `"shared"`.
+   */
+  control?: ControlMode;
+  /** Seconds without input after which the driver loses control to a viewer that asks (`"exclusive"`). Default 5. */
+  controlIdle?: number;
+  /** The role of a viewer the `authenticate` hook does not give one (or with no hook). Default `"control"`. */
+  defaultRole?: Role;
+  /** Tell viewers who watches and who drives (`presence` and `control` messages). Default true. */
+  presence?: boolean;
   /** Seconds a viewer has to send `hello`. Default 10. */
   helloTimeout?: number;
   /** Seconds `authenticate` may take before the viewer is refused. Default 10. */
@@ -154,6 +176,8 @@ export const TUNABLE = [
   "gop",
   "stillAfter",
   "adaptive",
+  "control",
+  "controlIdle",
 ] as const;
 
 /** The settings `Display.configure` can change while the display runs (see `TUNABLE`). */
@@ -201,6 +225,8 @@ const DISPLAY_KEYS = [
   "statsInterval",
   "pixelRatio",
   "authenticate",
+  "defaultRole",
+  "presence",
   "helloTimeout",
   "authTimeout",
   "maxBufferedBytes",
@@ -431,6 +457,22 @@ export function resolveDisplayOptions(
   num(where, "maxEventRate", opts.maxEventRate, 1, 100_000, false);
   num(where, "slowViewerTimeout", opts.slowViewerTimeout, 0.1, 3600, false);
   if (
+    opts.control !== undefined &&
+    !(CONTROL_MODES as readonly string[]).includes(opts.control)
+  ) {
+    fail(where, "control", oneOf(CONTROL_MODES), opts.control);
+  }
+  num(where, "controlIdle", opts.controlIdle, 0, 86_400, false);
+  if (
+    opts.defaultRole !== undefined &&
+    !(ROLES as readonly string[]).includes(opts.defaultRole)
+  ) {
+    fail(where, "defaultRole", oneOf(ROLES), opts.defaultRole);
+  }
+  if (opts.presence !== undefined && typeof opts.presence !== "boolean") {
+    fail(where, "presence", "true or false", opts.presence);
+  }
+  if (
     opts.imageEncoder !== undefined && typeof opts.imageEncoder !== "function"
   ) {
     fail(where, "imageEncoder", "a function", typeof opts.imageEncoder);
@@ -457,6 +499,10 @@ export function resolveDisplayOptions(
     statsInterval: opts.statsInterval ?? 0,
     pixelRatio: opts.pixelRatio ?? 1,
     authenticate: opts.authenticate,
+    control: opts.control ?? "shared",
+    controlIdle: opts.controlIdle ?? 5,
+    defaultRole: opts.defaultRole ?? "control",
+    presence: opts.presence ?? true,
     imageEncoder: opts.imageEncoder,
     helloTimeout: opts.helloTimeout ?? 10,
     authTimeout: opts.authTimeout ?? 10,

@@ -15,7 +15,8 @@
  *   formats and transports;
  * - `envelope.ts`: the binary envelope and its `image_frame` and
  *   `video_chunk` headers;
- * - `server_messages.ts`: `config`, `stats` and `set_quality`;
+ * - `server_messages.ts`: `config`, `stats`, `set_quality`, `presence` and
+ *   `control`;
  * - `input_events.ts`: input events and their validation;
  * - `client_messages.ts`: what a client sends, and its parser;
  * - `negotiation.ts`: choosing a transport for a viewer.

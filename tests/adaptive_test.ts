@@ -78,7 +78,7 @@ Deno.test("adaptive: a link that cannot carry the step goes straight to the best
   assert.equal(c.observe(400, at(2e6, need)), null, "and stays there");
 });
 
-Deno.test("adaptive: recovery waits for a healthy stretch, climbs two steps at most, and keeps off a step that just failed", () => {
+Deno.test("adaptive: recovery waits for a healthy stretch, probes a step at a time, and keeps off a step that just failed", () => {
   const c = new AdaptiveController(NEED.length, {
     downAfterMs: 100,
     upAfterMs: 1000,
@@ -86,16 +86,34 @@ Deno.test("adaptive: recovery waits for a healthy stretch, climbs two steps at m
   c.observe(0, at(20e6, need));
   c.observe(0, at(0.5e6, need));
   assert.equal(c.observe(100, at(0.5e6, need)), 5); // nothing fits: the last step
-  // The link comes back at 20 Mbit/s.
+  // The link comes back at 20 Mbit/s: every step fits, but a climb goes at
+  // most to a step needing PROBE_GAIN times the current one.
   assert.equal(c.observe(200, at(20e6, need)), null);
   assert.equal(c.observe(1100, at(20e6, need)), null, "not 1 s healthy yet");
-  assert.equal(c.observe(1200, at(20e6, need)), 3, "two steps up");
+  assert.equal(c.observe(1200, at(20e6, need)), 4, "0.5 → 1 Mbit/s, not 2");
   assert.equal(c.observe(1800, at(20e6, need)), null, "one climb per stretch");
-  assert.equal(c.observe(2200, at(20e6, need)), 1);
-  // Step 0 failed at t=100 (it was left for a slow link): off it for 6 s.
-  assert.equal(c.observe(3200, at(20e6, need)), null, "step 0 failed lately");
-  assert.equal(c.observe(5000, at(20e6, need)), null);
-  assert.equal(c.observe(6200, at(20e6, need)), 0);
+  assert.equal(c.observe(2200, at(20e6, need)), 3);
+  assert.equal(c.observe(3200, at(20e6, need)), 2);
+  assert.equal(c.observe(4200, at(20e6, need)), 1);
+  // Step 0 failed at t=100 (it was left for a slow link): off it for 5 s.
+  assert.equal(c.observe(5200, at(20e6, need)), 0);
+});
+
+Deno.test("adaptive: a climb may skip steps that need little more", () => {
+  const close = [4e6, 3.5e6, 3e6, 1e6];
+  const c = new AdaptiveController(close.length, {
+    downAfterMs: 0,
+    upAfterMs: 500,
+  });
+  const n = (i: number) => close[i];
+  c.observe(0, at(20e6, n));
+  assert.equal(c.observe(0, at(1e6, n)), 3);
+  c.observe(100, at(20e6, n));
+  // From 1 Mbit/s, 2.2x allows up to 2.2: only step 2 (3 Mbit/s) is over.
+  assert.equal(c.observe(700, at(20e6, n)), 2, "one step: the next needs 3x");
+  // From 3 Mbit/s: steps 1 (3.5) and 0 (4) are both within 2.2x, but step 0
+  // failed lately.
+  assert.equal(c.observe(1300, at(20e6, n)), 1);
 });
 
 Deno.test("adaptive: a step that fails again is kept off longer", () => {
@@ -116,7 +134,8 @@ Deno.test("adaptive: a step that fails again is kept off longer", () => {
   for (let i = 1; i < gaps.length; i++) {
     assert.ok(gaps[i] >= gaps[i - 1], `waits grow: ${gaps}`);
   }
-  assert.ok(downs.length <= 5, `not swinging every few seconds: ${downs}`);
+  // 5 s, then 10 s (the most): a probe at most every ten seconds or so.
+  assert.ok(gaps.at(-1)! >= 10_000, `not swinging every few seconds: ${downs}`);
 });
 
 Deno.test("adaptive: without a rate, a round trip far over its best is congestion, and so is a long decode queue", () => {

@@ -1,7 +1,8 @@
 // The browser client's pure logic, without a browser: where the frame sits in
 // the view and how page points map to frame pixels (every fit mode, both
 // pixel ratios), the input coalescer, the keyframe gate and the stall watchdog,
-// and the view's figures (fps, bitrate, latency and when there are none).
+// the view's figures (fps, bitrate, latency and when there are none), and what
+// a viewer shows of a shared stream (its sharing line and control button).
 
 import assert from "node:assert/strict";
 import {
@@ -14,6 +15,12 @@ import {
 import { InputCoalescer } from "../client/coalesce.ts";
 import { KeyframeGate, StallWatchdog } from "../client/gate.ts";
 import { Figures, latencyOf } from "../client/worker/figures.ts";
+import {
+  controlAction,
+  presenceLine,
+  readControl,
+  readPresence,
+} from "../client/sharing.ts";
 import type { InputEvent, WheelEvent } from "../src/protocol.ts";
 
 function layout(
@@ -609,4 +616,194 @@ Deno.test("Figures: after a quiet second the latency starts again from the next 
   // Two seconds later, a fast frame: not averaged with the old 500 ms.
   f.displayed(2300, 30, stampAgo(2300, 10), 2300, 2300);
   assert.ok(Math.abs(f.stats(2300, NO_CONTEXT).latencyMs! - 10) < 1e-6);
+});
+
+// ---------------------------------------------------------------------------
+// Sharing: the pill's line and the control button
+
+const P = (
+  viewers: number,
+  drivers: Array<{ id: number; name?: string }>,
+  requests: Array<{ id: number; name?: string }> = [],
+) => ({
+  type: "presence" as const,
+  viewers,
+  driving: drivers.length,
+  drivers,
+  requests,
+});
+const C = (
+  you: number,
+  role: "control" | "view",
+  mode: "shared" | "exclusive" | "none",
+  driving: boolean,
+  requested = false,
+) => ({ type: "control" as const, you, role, mode, driving, requested });
+
+Deno.test("sharing: the line a viewer shows for each standing", () => {
+  const alice = { id: 1, name: "Alice" }, bob = { id: 2, name: "Bob" };
+  const table: Array<
+    [ReturnType<typeof P> | null, ReturnType<typeof C> | null, string | null]
+  > = [
+    [null, null, null], // a server that shares nothing (pdum.rfb's)
+    [P(1, [{ id: 1 }]), C(1, "control", "shared", true), null], // alone: as before
+    [
+      P(3, [alice, bob, { id: 3 }]),
+      C(1, "control", "shared", true),
+      "You and 2 others are driving",
+    ],
+    [
+      P(13, [alice]),
+      C(5, "view", "exclusive", false),
+      "View only · Alice is driving · 12 watching",
+    ],
+    [
+      P(3, [alice]),
+      C(2, "control", "exclusive", false),
+      "Alice is driving · 2 watching",
+    ],
+    [
+      P(3, [alice], [bob]),
+      C(2, "control", "exclusive", false, true),
+      "Alice is driving · Control requested · 2 watching",
+    ],
+    [
+      P(3, [alice], [bob]),
+      C(1, "control", "exclusive", true),
+      "You are driving · Bob asks for control · 2 watching",
+    ],
+    [
+      P(4, [alice], [bob, { id: 9 }]),
+      C(1, "control", "exclusive", true),
+      "You are driving · Bob and 1 other ask for control · 3 watching",
+    ],
+    [
+      P(2, []),
+      C(2, "control", "exclusive", false),
+      "Nobody is driving · 2 watching",
+    ],
+    [P(2, []), C(2, "control", "none", false), "View only · 2 watching"],
+    [
+      P(2, [{ id: 7 }]),
+      C(2, "view", "shared", false),
+      "View only · viewer 7 is driving · 1 watching",
+    ],
+  ];
+  for (const [p, c, want] of table) {
+    assert.equal(presenceLine(p, c), want, JSON.stringify([p, c]));
+  }
+});
+
+Deno.test("sharing: the control button asks, withdraws, hands over or releases", () => {
+  const bob = { id: 2, name: "Bob" };
+  assert.equal(controlAction(null, null), null);
+  assert.equal(controlAction(null, C(1, "view", "exclusive", false)), null);
+  assert.equal(controlAction(null, C(1, "control", "shared", true)), null);
+  assert.equal(controlAction(null, C(1, "control", "none", false)), null);
+  assert.deepEqual(
+    controlAction(P(2, [{ id: 1 }]), C(2, "control", "exclusive", false)),
+    {
+      label: "Request control",
+      title: "Ask to drive this stream",
+      send: "request",
+      pressed: false,
+    },
+  );
+  const waiting = controlAction(
+    P(2, [{ id: 1 }], [bob]),
+    C(2, "control", "exclusive", false, true),
+  );
+  assert.equal(waiting?.label, "Cancel request");
+  assert.equal(waiting?.send, "release");
+  assert.equal(waiting?.pressed, true);
+  const handOver = controlAction(
+    P(2, [{ id: 1 }], [bob]),
+    C(1, "control", "exclusive", true),
+  );
+  assert.deepEqual(
+    [handOver?.label, handOver?.title, handOver?.send, handOver?.to],
+    ["Hand over", "Give control to Bob", "release", 2],
+  );
+  const release = controlAction(
+    P(2, [{ id: 1 }]),
+    C(1, "control", "exclusive", true),
+  );
+  assert.deepEqual([release?.label, release?.to], ["Release", undefined]);
+});
+
+Deno.test("sharing: presence and control messages are checked field by field", () => {
+  assert.deepEqual(
+    readPresence({
+      type: "presence",
+      viewers: 3,
+      driving: 1,
+      drivers: [{ id: 1, name: "  Ada  ", x: 1 }],
+      requests: [{ id: 2, name: 5 }],
+    }),
+    P(3, [{ id: 1, name: "Ada" }], [{ id: 2 }]),
+  );
+  assert.equal(
+    readPresence({
+      type: "presence",
+      viewers: 1,
+      driving: 0,
+      drivers: [],
+      requests: [],
+    })?.viewers,
+    1,
+  );
+  const long = readPresence({
+    type: "presence",
+    viewers: 1,
+    driving: 1,
+    drivers: Array.from(
+      { length: 100 },
+      (_, i) => ({ id: i, name: "n".repeat(500) }),
+    ),
+  });
+  assert.equal(long?.drivers.length, 16);
+  assert.equal(long?.drivers[0].name?.length, 64);
+  for (
+    const bad of [
+      { viewers: -1, driving: 0 },
+      { viewers: 1.5, driving: 0 },
+      { viewers: "2", driving: 0 },
+      { viewers: 2 },
+      { viewers: 2, driving: 1, drivers: {} },
+      { viewers: 2, driving: 1, drivers: [null] },
+      { viewers: 2, driving: 1, drivers: [{ id: "1" }] },
+      { viewers: 2, driving: 1, requests: "x" },
+    ]
+  ) {
+    assert.equal(
+      readPresence({ type: "presence", ...bad }),
+      null,
+      JSON.stringify(bad),
+    );
+  }
+  assert.deepEqual(
+    readControl({
+      type: "control",
+      you: 3,
+      role: "view",
+      mode: "shared",
+      driving: false,
+      extra: 1,
+    }),
+    C(3, "view", "shared", false, false),
+  );
+  for (
+    const bad of [
+      { you: "3", role: "view", mode: "shared", driving: false },
+      { you: 3, role: "admin", mode: "shared", driving: false },
+      { you: 3, role: "view", mode: "solo", driving: false },
+      { you: 3, role: "view", mode: "shared", driving: "no" },
+    ]
+  ) {
+    assert.equal(
+      readControl({ type: "control", ...bad }),
+      null,
+      JSON.stringify(bad),
+    );
+  }
 });

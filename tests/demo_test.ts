@@ -122,6 +122,63 @@ Deno.test("demo: the private stream refuses viewers until they sign in", async (
   await member.close();
 });
 
+Deno.test("demo: the classroom admits anyone to watch and signed-in presenters to drive; its roster and settings need a sign-in", async () => {
+  await using d = await start();
+  const ws = `ws://${d.base}/rfb/classroom`;
+  const [, audiencePage] = await text(`http://${d.base}/classroom`);
+  assert.match(audiencePage, /You are in the audience/);
+  assert.match(audiencePage, /name="next" value="\/classroom"/);
+  const [status, , headers] = await text(`http://${d.base}/login`, {
+    method: "POST",
+    body: new URLSearchParams({
+      name: "Ada",
+      password: "rfb",
+      next: "/classroom",
+    }),
+  });
+  assert.equal(status, 303);
+  assert.equal(headers.get("location"), "/classroom");
+  const cookie = headers.get("set-cookie")!.split(";")[0];
+  const presenter = await TestViewer.open(ws, { headers: { cookie } });
+  const watcher = await TestViewer.open(ws, { hello: { role: "control" } });
+  const standing = async (v: TestViewer) => {
+    for (;;) {
+      const c = await v.nextText("control", 10_000);
+      if (c.you !== undefined) return c;
+    }
+  };
+  assert.deepEqual(
+    [(await standing(presenter)).driving, (await standing(watcher)).role],
+    [true, "view"],
+  );
+  const board = d.demo.server.stream("classroom")!;
+  assert.equal(board.settings().control, "exclusive");
+  assert.deepEqual(board.presence().map((v) => [v.name, v.role]), [
+    ["Ada", "control"],
+    [null, "view"],
+  ]);
+  const [anonymous] = await text(`http://${d.base}/api/classroom`);
+  assert.equal(anonymous, 403);
+  const [ok, roster] = await text(`http://${d.base}/api/classroom`, {
+    headers: { cookie },
+  });
+  assert.equal(ok, 200);
+  assert.equal(JSON.parse(roster).viewers[0].control, true);
+  const [retune] = await text(`http://${d.base}/api/streams/classroom`, {
+    method: "POST",
+    body: JSON.stringify({ control: "shared" }),
+    headers: { "content-type": "application/json" },
+  });
+  assert.equal(retune, 403, "the audience cannot change who drives");
+  const [, presenterPage] = await text(`http://${d.base}/classroom`, {
+    headers: { cookie },
+  });
+  assert.match(presenterPage, /You present as <strong>Ada<\/strong>/);
+  assert.match(presenterPage, /data-island="Roster"/);
+  await presenter.close();
+  await watcher.close();
+});
+
 Deno.test("demo: --help, and bad flags fail with a message", async () => {
   const run = (...args: string[]) =>
     new Deno.Command(Deno.execPath(), {

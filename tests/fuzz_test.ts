@@ -57,6 +57,8 @@ const KNOWN_TYPES = [
   "request_keyframe",
   "decoder_reset",
   "event",
+  "request_control",
+  "release_control",
 ];
 const EVENT_TYPES = [
   "pointer_down",
@@ -190,6 +192,17 @@ const survivable: fc.Arbitrary<unknown> = fc.oneof(
   fc.record({ type: fc.constant("decoder_reset"), extra: nasty }, {
     requiredKeys: ["type"],
   }),
+  // Shared control: asking, giving up (to anyone, or to nonsense), and
+  // fields that try to raise the viewer's role.
+  fc.record({
+    type: fc.constant("request_control"),
+    role: nasty,
+    user: nasty,
+  }, { requiredKeys: ["type"] }),
+  fc.record({
+    type: fc.constant("release_control"),
+    to: fc.oneof(fc.integer({ min: -2, max: 100 }), nasty),
+  }, { requiredKeys: ["type"] }),
   fc.record({
     type: fc.string({ maxLength: 30 }).filter((t) => !KNOWN_TYPES.includes(t)),
     payload: fc.jsonValue({ maxDepth: 4 }),
@@ -320,6 +333,11 @@ const validAfterHello: fc.Arbitrary<unknown> = fc.oneof(
   }),
   fc.record({ type: fc.constant("request_keyframe"), reason: fc.string() }),
   fc.constant({ type: "decoder_reset" }),
+  fc.constant({ type: "request_control" }),
+  fc.record({
+    type: fc.constant("release_control"),
+    to: fc.integer({ min: 1, max: 99 }),
+  }),
   fc.record({
     type: fc.constant("event"),
     event: fc.record({
@@ -904,6 +922,182 @@ Deno.test("fuzz: a live display survives >10,000 hostile inputs and a steady vie
 });
 
 // ---------------------------------------------------------------------------
+// Shared control under random play
+
+/** One step of the control game: a viewer's or the app's move. */
+type Move =
+  | { who: number; act: "request" | "key" | "reconnect" }
+  | { who: number; act: "release"; to: number | null }
+  | { who: -1; act: "grant"; to: number }
+  | { who: -1; act: "takeBack" | "pause" }
+  | { who: -1; act: "mode"; mode: "shared" | "exclusive" | "none" };
+
+const move: fc.Arbitrary<Move> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      who: fc.nat({ max: 3 }),
+      act: fc.constantFrom("request" as const, "key" as const),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      who: fc.nat({ max: 3 }),
+      act: fc.constant("release" as const),
+      to: fc.option(fc.nat({ max: 3 })),
+    }),
+  },
+  fc.record({
+    who: fc.nat({ max: 3 }),
+    act: fc.constant("reconnect" as const),
+  }),
+  fc.record({
+    who: fc.constant(-1 as const),
+    act: fc.constant("grant" as const),
+    to: fc.nat({ max: 3 }),
+  }),
+  fc.record({
+    who: fc.constant(-1 as const),
+    act: fc.constantFrom("takeBack" as const, "pause" as const),
+  }),
+  fc.record({
+    who: fc.constant(-1 as const),
+    act: fc.constant("mode" as const),
+    mode: fc.constantFrom(
+      "shared" as const,
+      "exclusive" as const,
+      "exclusive" as const,
+      "none" as const,
+    ),
+  }),
+);
+
+Deno.test("fuzz: shared control keeps its rules under random requests, releases, grants, leaves and mode changes", async () => {
+  // Viewers 0-2 may drive, viewer 3 only watches.
+  const roles = ["control", "control", "control", "view"] as const;
+  const errors: string[] = [];
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(move, { minLength: 20, maxLength: 60 }),
+      async (moves) => {
+        await using display = await serve(8, 8, {
+          port: 0,
+          stillAfter: false,
+          control: "exclusive",
+          controlIdle: 0.05,
+          authenticate: ({ token }) => ({ role: roles[Number(token)] }),
+          logger: (level, m) => level === "error" && errors.push(m),
+        });
+        const url = `ws://127.0.0.1:${display.port}/`;
+        const open = async (i: number) => {
+          const v = await TestViewer.open(url, { hello: { token: String(i) } });
+          await v.nextText("config");
+          return v;
+        };
+        const viewers = await Promise.all(roles.map((_, i) => open(i)));
+        const roleOf = new Map<number, string>();
+        const sync = () => {
+          for (const p of display.presence()) roleOf.set(p.id, p.role);
+        };
+        const events: DisplayEvent[] = [];
+        try {
+          await until(() => display.presence().length === 4);
+          sync();
+          for (const m of moves) {
+            const v = viewers[m.who];
+            const ids = display.presence().map((p) => p.id);
+            switch (m.act) {
+              case "request":
+                v.send({ type: "request_control" });
+                break;
+              case "key":
+                v.send({
+                  type: "event",
+                  event: { type: "key_down", key: "k", modifiers: [] },
+                });
+                break;
+              case "release":
+                v.send(
+                  m.to === null
+                    ? { type: "release_control" }
+                    : { type: "release_control", to: ids[m.to] ?? 0 },
+                );
+                break;
+              case "reconnect":
+                await v.close();
+                viewers[m.who] = await open(m.who);
+                sync();
+                break;
+              case "grant":
+                try {
+                  display.grantControl(ids[m.to] ?? 0);
+                } catch (err) {
+                  // Only a view-role viewer, or a mode that hands nothing over.
+                  assert.match(
+                    (err as Error).message,
+                    /has the role "view"|control is "(shared|none)"/,
+                  );
+                }
+                break;
+              case "takeBack":
+                try {
+                  display.releaseControl();
+                } catch (err) {
+                  assert.match((err as Error).message, /control is "/);
+                }
+                break;
+              case "pause":
+                await sleep(60);
+                break;
+              case "mode":
+                display.configure({ control: m.mode });
+                break;
+            }
+            await sleep(1);
+            events.push(...display.pollEvents());
+            const list = display.presence();
+            const driving = list.filter((p) => p.control);
+            const mode = display.settings().control;
+            assert.ok(driving.every((p) => p.role === "control"));
+            if (mode === "exclusive") assert.ok(driving.length <= 1);
+            if (mode === "none") assert.equal(driving.length, 0);
+          }
+          // Settled, every viewer's last `control` agrees with presence().
+          await sleep(400);
+          events.push(...display.pollEvents());
+          for (const ev of events) {
+            assert.equal(
+              roleOf.get(ev.viewer),
+              "control",
+              "input from a viewer that may drive",
+            );
+          }
+          const list = display.presence();
+          for (const v of viewers) assert.ok(v.isOpen);
+          await until(
+            () =>
+              viewers.every((v) => {
+                const c = v.texts.filter((m) => m.type === "control").at(-1);
+                const me = list.find((p) => p.id === c?.you);
+                return me !== undefined && c?.driving === me.control &&
+                  c?.requested === me.requested && c?.mode ===
+                    display.settings().control;
+              }),
+            2000,
+            "viewers told their standing",
+          );
+        } finally {
+          await Promise.all(viewers.map((v) => v.close()));
+        }
+      },
+    ),
+    { seed: SEED, numRuns: 12, endOnFailure: true },
+  );
+  assert.deepEqual(errors, []);
+});
+
+// ---------------------------------------------------------------------------
 // The client against a hostile server
 
 const missing = browserMissing();
@@ -992,6 +1186,33 @@ function hostileText(knownBugs: boolean): fc.Arbitrary<string> {
         fps: nasty,
       }),
     ),
+    // Shared control, well-formed or not: names, ids and lists of any shape.
+    json(fc.record({
+      type: fc.constant("presence"),
+      viewers: mostly(fc.nat({ max: 100 })),
+      driving: mostly(fc.nat({ max: 100 })),
+      drivers: mostly(
+        fc.array(
+          fc.record({ id: mostly(fc.nat()), name: codecish(knownBugs) }, {
+            requiredKeys: [],
+          }),
+          { maxLength: 30 },
+        ),
+      ),
+      requests: mostly(
+        fc.array(fc.oneof(fc.record({ id: fc.nat() }), nasty), {
+          maxLength: 5,
+        }),
+      ),
+    }, { requiredKeys: ["type"] })),
+    json(fc.record({
+      type: fc.constant("control"),
+      you: mostly(fc.nat()),
+      role: mostly(fc.constantFrom("control", "view")),
+      mode: mostly(fc.constantFrom("shared", "exclusive", "none")),
+      driving: mostly(fc.boolean()),
+      requested: mostly(fc.boolean()),
+    }, { requiredKeys: ["type"] })),
   );
 }
 

@@ -1,6 +1,6 @@
 // Notebooks. The example notebook, executed by Deno's Jupyter kernel (driven headlessly with
 // Debian's python3-jupyter-client, cell by cell): its outputs hold viewers pointing at a stream
-// that is live. widget()'s baseUrl: the client and the socket go through it, on the page's
+// that is live, each with a still (image/png) of the newest frame, and its snapshot cell a PNG. widget()'s baseUrl: the client and the socket go through it, on the page's
 // origin; in Chromium, the widget's HTML on a page behind a path-prefix proxy on another port
 // (as jupyter-server-proxy serves a notebook's ports) shows the frames.
 
@@ -143,6 +143,23 @@ Deno.test({
       for (const h of html) {
         assert.match(h, /new RfbViewer/);
       }
+      // Where the live view cannot run (a saved notebook, nbconvert), the
+      // display and widget cells carry a still of the newest frame: as
+      // image/png and as the picture the viewer replaces; the snapshot cell
+      // is a picture alone.
+      const withHtml = cells.flat().filter((o) => o.data?.["text/html"]);
+      for (const o of withHtml) {
+        const png = o.data!["image/png"];
+        assert.ok(png, `a still beside ${Object.keys(o.data!)}`);
+        assert.match(atob(png).slice(1, 4), /PNG/);
+        assert.ok(o.data!["text/html"].includes(`base64,${png}`));
+      }
+      const snapshot = cells.at(-2)!; // the base-url cell is appended last
+      assert.deepEqual(
+        snapshot.map((o) => Object.keys(o.data ?? {}).sort()),
+        [["image/png"]],
+        `the snapshot cell shows a picture: ${JSON.stringify(kinds)}`,
+      );
       assert.match(html[1], /"hud":true/);
       const url = html[0].match(/data-rfb-url="([^"]+)"/)![1];
       const port = new URL(url).port;

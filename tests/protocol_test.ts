@@ -4,12 +4,14 @@ import {
   CLOSE_INVALID_DATA,
   CLOSE_POLICY,
   configMessage,
+  controlMessage,
   imageFrameHeader,
   MAX_CLIENT_MESSAGE_BYTES,
   MAX_TOUCHES,
   packEnvelope,
   parseClientMessage,
   type ParseResult,
+  presenceMessage,
   statsMessage,
   unpackEnvelope,
   validateEvent,
@@ -258,6 +260,31 @@ Deno.test("statsMessage: exact strings, undefined fields dropped", () => {
       target_fps: 30,
     }),
     '{"type":"stats","rtt_ms":12.5,"fps_sent":30,"fps_acked":29,"bitrate_bps":800,"encode_ms":1.2,"decode_queue_size":1,"dropped":4,"target_bitrate":1000000,"target_fps":30}',
+  );
+});
+
+Deno.test("presenceMessage and controlMessage: exact strings, known fields only", () => {
+  assert.equal(
+    presenceMessage({
+      type: "presence",
+      viewers: 13,
+      driving: 1,
+      drivers: [{ id: 3, name: "Alice" }],
+      requests: [{ id: 12 }],
+      extra: "dropped",
+    } as never),
+    '{"type":"presence","viewers":13,"driving":1,"drivers":[{"id":3,"name":"Alice"}],"requests":[{"id":12}]}',
+  );
+  assert.equal(
+    controlMessage({
+      type: "control",
+      you: 12,
+      role: "view",
+      mode: "exclusive",
+      driving: false,
+      requested: false,
+    }),
+    '{"type":"control","you":12,"role":"view","mode":"exclusive","driving":false,"requested":false}',
   );
 });
 
@@ -512,6 +539,28 @@ Deno.test("parseClientMessage: set_viewport with bad fields is dropped", () => {
     ]
   ) {
     expectDropped(parseClientMessage(text, 0));
+  }
+});
+
+Deno.test("parseClientMessage: request_control and release_control keep known fields only", () => {
+  assert.deepEqual(
+    expectOk(
+      parseClientMessage('{"type":"request_control","role":"control"}', 0),
+    ),
+    { type: "request_control" },
+  );
+  assert.deepEqual(
+    expectOk(parseClientMessage('{"type":"release_control"}', 0)),
+    { type: "release_control" },
+  );
+  assert.deepEqual(
+    expectOk(parseClientMessage('{"type":"release_control","to":7,"x":1}', 0)),
+    { type: "release_control", to: 7 },
+  );
+  for (const to of ['"7"', "0", "-1", "1.5", "1e300", "null", "[7]"]) {
+    expectDropped(
+      parseClientMessage(`{"type":"release_control","to":${to}}`, 0),
+    );
   }
 });
 

@@ -105,9 +105,11 @@ class FakeSocket implements ViewerSocket {
     ) => JSON.parse(m));
   }
 
-  /** Raw text messages. */
+  /** Raw text messages, without `presence` and `control` (see sharing_test.ts). */
   rawTexts(): string[] {
-    return this.sent.filter((m): m is string => typeof m === "string");
+    return this.sent.filter((m): m is string =>
+      typeof m === "string" && !/^\{"type":"(presence|control)"/.test(m)
+    );
   }
 
   /** Binary frames, unpacked. */

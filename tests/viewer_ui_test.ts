@@ -58,7 +58,7 @@ async function fakeServer() {
   const sockets = new Set<WebSocket>();
   let released!: () => void;
   const ready = new Promise<void>((r) => released = r);
-  const state = { down: false };
+  const state = { down: false, texts: [] as string[] };
   let seq = 0;
   const timer = setInterval(() => {
     for (const ws of sockets) {
@@ -98,6 +98,7 @@ async function fakeServer() {
       sockets.add(socket);
       socket.onclose = () => sockets.delete(socket);
       socket.onmessage = async (e) => {
+        if (typeof e.data === "string") state.texts.push(e.data);
         if (typeof e.data !== "string" || !e.data.includes('"hello"')) return;
         await ready;
         socket.send(configMessage({
@@ -232,6 +233,28 @@ Deno.test({
         true,
       );
       await page.screenshot({ path: "/tmp/i14_8_pdum.png" });
+      // A server that sends no presence or control (pdum.rfb's): no sharing
+      // pill, no control button, and input goes out as before.
+      assert.equal(
+        await page.evaluate(`document.querySelector(".rfb-share").hidden`),
+        true,
+      );
+      assert.equal(
+        await page.getByRole("button", { name: /control|Hand over|Release/ })
+          .count(),
+        0,
+      );
+      assert.equal(await page.evaluate(`rfb.view.control`), null);
+      await page.mouse.click(400, 250);
+      const deadline = Date.now() + 3000;
+      while (
+        !server.state.texts.some((t) => t.includes('"pointer_down"')) &&
+        Date.now() < deadline
+      ) await sleep(50);
+      assert.ok(
+        server.state.texts.some((t) => t.includes('"pointer_down"')),
+        "the click reached the server",
+      );
     } finally {
       await browser.close();
     }

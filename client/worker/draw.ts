@@ -36,6 +36,11 @@ export class FrameCanvas {
     this.blit();
   }
 
+  /** The frame at full resolution (what a recording of drawn frames encodes). */
+  get picture(): OffscreenCanvas {
+    return this.#picture;
+  }
+
   /** The view's size, fit mode and background. */
   get layout(): LayoutInfo {
     return this.#layout;

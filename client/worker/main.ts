@@ -41,6 +41,8 @@ import {
   viewportMessage,
 } from "./socket.ts";
 import { probeH264, VideoDecode } from "./video_decode.ts";
+import { readControl, readPresence } from "../sharing.ts";
+import { canEncode, WorkerRecorder } from "./record.ts";
 
 /** The parts of the worker global this module uses. */
 interface WorkerScope {
@@ -74,6 +76,7 @@ class ViewWorker {
   #video: VideoDecode;
   #socket: ServerSocket;
   #statsTimer: ReturnType<typeof setInterval>;
+  #recorder: WorkerRecorder | null = null;
 
   constructor(post: (message: FromWorker) => void, init: InitMessage) {
     this.#post = post;
@@ -97,6 +100,7 @@ class ViewWorker {
           decodedMs,
         );
         this.#post({ type: "frame", frame });
+        this.#recorder?.frame(this.#frame.picture, stampUs);
       },
       ack: (seq, shown) => this.#ack(seq, shown),
       dropped: (count) => this.#figures.dropped(count),
@@ -146,6 +150,21 @@ class ViewWorker {
         break;
       case "screenshot":
         this.#screenshot(msg.id);
+        break;
+      case "control":
+        this.#socket.send(
+          msg.send === "request"
+            ? { type: "request_control" }
+            : msg.to === undefined
+            ? { type: "release_control" }
+            : { type: "release_control", to: msg.to },
+        );
+        break;
+      case "record":
+        this.#record(msg.id);
+        break;
+      case "record_stop":
+        this.#stopRecording(msg.id);
         break;
       case "reconnect":
         this.#socket.reconnect();
@@ -224,12 +243,19 @@ class ViewWorker {
       this.#socket.negotiated();
       this.#gate.reset();
       if (config.transport !== "webcodecs") this.#video.close();
+      if (this.#recorder?.transport !== config.transport) this.#recorder?.end();
       this.#post({ type: "config", config });
       this.#status("negotiated");
     } else if (msg.type === "stats") {
       this.#figures.server(msg as StatsMessage);
     } else if (msg.type === "set_quality") {
       this.#figures.quality(msg as SetQualityMessage);
+    } else if (msg.type === "presence") {
+      const presence = readPresence(msg);
+      if (presence) this.#post({ type: "presence", presence });
+    } else if (msg.type === "control") {
+      const control = readControl(msg);
+      if (control) this.#post({ type: "control", control });
     }
   }
 
@@ -254,6 +280,7 @@ class ViewWorker {
     if (
       header.type === "video_chunk" && validSize(header.width, header.height)
     ) {
+      this.#recorder?.chunk(header, payload);
       this.#video.decode(header, payload, s, arrived, this.#config?.codec);
       return;
     }
@@ -293,6 +320,36 @@ class ViewWorker {
       config: this.#config,
     });
     this.#post({ type: "stats", stats });
+  }
+
+  /** Start recording what this view receives (H.264) or draws (images). */
+  async #record(id: number): Promise<void> {
+    const fail = (error: string) =>
+      this.#post({ type: "record", id, blob: null, error });
+    const c = this.#config;
+    if (!c) return fail("not connected yet");
+    if (this.#recorder) this.#recorder.end();
+    if (c.transport === "image" && !(await canEncode(c.width, c.height))) {
+      return fail("this browser cannot encode H.264 (WebCodecs VideoEncoder)");
+    }
+    this.#recorder = new WorkerRecorder(
+      c.transport,
+      () => this.#socket.send({ type: "request_keyframe", reason: "record" }),
+    );
+    this.#post({ type: "record", id, blob: null });
+  }
+
+  async #stopRecording(id: number): Promise<void> {
+    const rec = this.#recorder;
+    this.#recorder = null;
+    try {
+      if (!rec) throw new Error("not recording");
+      const { blob, frames, duration } = await rec.stop();
+      this.#post({ type: "record", id, blob, frames, duration });
+    } catch (err) {
+      const error = (err as Error).message;
+      this.#post({ type: "record", id, blob: null, error });
+    }
   }
 
   async #screenshot(id: number): Promise<void> {

@@ -21,6 +21,7 @@ const NAV: Array<[string, string]> = [
   ["/", "Gallery"],
   ["/streams/main", "Stream"],
   ["/streams/fractal", "Fractal"],
+  ["/classroom", "Classroom"],
   ["/private", "Private"],
 ];
 

@@ -8,6 +8,7 @@
 
 import { h, hydrate } from "preact";
 import { Controls } from "./controls.tsx";
+import { Roster } from "./roster.tsx";
 import { StatsChart } from "./stats_chart.tsx";
 import { Viewer } from "./viewer.tsx";
 
@@ -15,6 +16,7 @@ import { Viewer } from "./viewer.tsx";
 const ISLANDS: Record<string, (props: any) => unknown> = {
   Viewer,
   Controls,
+  Roster,
   StatsChart,
 };
 

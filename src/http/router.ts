@@ -15,7 +15,8 @@
  * @module
  */
 
-import { type Display, displayBehind, internals } from "../display.ts";
+import { type Display, internals } from "../display.ts";
+import { displayBehind } from "../sourced_display.ts";
 import { consoleLogger, logSafe } from "../log.ts";
 import {
   type Authenticate,

@@ -9,12 +9,8 @@
  */
 
 import { systemClock } from "../clock.ts";
-import {
-  type Display,
-  displayBehind,
-  internals,
-  namedDisplay,
-} from "../display.ts";
+import { type Display, internals, namedDisplay } from "../display.ts";
+import { displayBehind } from "../sourced_display.ts";
 import { handler } from "./handler.ts";
 import { Front } from "./front.ts";
 import { createRouter } from "./router.ts";

@@ -14,6 +14,7 @@ import type { ResolvedDisplayOptions } from "../options.ts";
 import type { NegotiationOffer } from "../protocol.ts";
 import { Session } from "../session/session.ts";
 import type {
+  ControlDesk,
   SessionHub,
   SessionRequest,
   ViewerSocket,
@@ -90,6 +91,15 @@ export class UnknownStream implements SessionHub {
 
   /** Dropped: there is no app behind it. */
   input(_ev: DisplayEvent): void {}
+
+  /** Nobody watches or drives: a session here never opens. */
+  readonly presence: ControlDesk = {
+    join: () => {},
+    input: () => false,
+    drives: () => false,
+    request: () => {},
+    release: () => {},
+  };
 
   /** Nothing to deliver. */
   wake(): void {}

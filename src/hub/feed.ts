@@ -362,6 +362,11 @@ export class Feed implements TrackSource {
     return this.videoTrack.last !== null;
   }
 
+  /** The codec string of the last unit, or the one given up front. */
+  codec(): string | null {
+    return this.videoTrack.last?.codec ?? this.#o.codec ?? null;
+  }
+
   /** Stop the retry timer; a negotiation waiting for the first unit goes on. */
   close(): void {
     this.#closed = true;

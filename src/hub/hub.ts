@@ -5,15 +5,15 @@
  * format, quality and size, the shared H.264 `VideoGroup`s and the still,
  * or the tracks of a `TrackSource` when it is fed from elsewhere), the
  * newest frame and whether the scene rests, and the sessions themselves,
- * which see it only as a `SessionHub`. Taps (a relay to edge servers) see
- * what the sessions see; viewers at edge servers are its `remote` viewers.
+ * which see it only as a `SessionHub`; its `Presence` says who watches and
+ * who drives. Taps (a recorder, a relay to edge servers) see what the
+ * sessions see; viewers at edge servers are its `remote` viewers.
  *
  * @module
  */
 
 import type { Clock, TimerHandle } from "../clock.ts";
 import { H264Encoders } from "../encoders/h264_encoders.ts";
-import { encodeImage } from "../encoders/image.ts";
 import type { DisplayEvent } from "../events.ts";
 import {
   type Channels,
@@ -25,7 +25,6 @@ import {
 import { checkSize, type ResolvedDisplayOptions } from "../options.ts";
 import {
   CLOSE_GOING_AWAY,
-  IMAGE_MIME,
   type ImageFormat,
   type NegotiationOffer,
 } from "../protocol.ts";
@@ -36,13 +35,14 @@ import type {
   SessionRequest,
   ViewerSocket,
 } from "../session/types.ts";
-import { yuvToRgba } from "../yuv.ts";
 import { type EncodedImage, type EncodedVideo, Feed } from "./feed.ts";
-import { PictureGroup } from "./picture_group.ts";
+import { PictureGroups } from "./picture_groups.ts";
+import { Presence } from "./presence.ts";
 import { RemoteViewers } from "./remote_viewers.ts";
 import { EncodeTotals } from "./totals.ts";
 import type {
   PictureTrack,
+  StreamTap,
   TrackSource,
   VideoChunk,
   VideoTrack,
@@ -88,18 +88,6 @@ export interface HubWatchers {
   left(id: number): void;
 }
 
-/** Something that sees what a hub's sessions see (a relay of its encodings). */
-export interface HubTap {
-  /** A delivery pass: frames may be due. */
-  pump(): void;
-  /** A new access unit of a shared H.264 stream. */
-  offerChunk(chunk: VideoChunk, track: VideoTrack): void;
-  /** The size, settings or H.264's availability changed. */
-  changed(): void;
-  /** Which frame forms it needs (as `Hub.needs`). */
-  needs(): { rgba: boolean; yuv: boolean };
-}
-
 /** The hub's part of `Display.stats()`. */
 export type HubStats = Omit<
   DisplayStats,
@@ -121,6 +109,8 @@ export class Hub implements SessionHub {
   readonly name: string;
   /** The stream's settings. */
   readonly options: ResolvedDisplayOptions;
+  /** Who watches and who drives. */
+  readonly presence: Presence;
   /** Viewers at edge servers (`src/nats/`). */
   readonly remote: RemoteViewers;
   #width: number;
@@ -134,15 +124,16 @@ export class Hub implements SessionHub {
   #publishTimes: number[] = []; // the last few publish() times, ms
   #settled = false;
   #stillTimer: TimerHandle | null = null;
-  #pictures = new Map<string, PictureGroup>();
+  #pictures: PictureGroups;
   #totals = new EncodeTotals();
   #video: VideoTracks;
   #feed: Feed | null = null;
   #source: TrackSource | null;
   #watchers: HubWatchers | null;
-  #taps = new Set<HubTap>();
+  #taps = new Set<StreamTap>();
   #sessions = new Set<Session>();
   #admitted = new Set<Session>(); // past authentication: what maxViewers counts
+  #inputDroppedGone = 0; // by viewers that left
   #wakeScheduled = false;
   #closed = false;
 
@@ -154,8 +145,16 @@ export class Hub implements SessionHub {
     this.#height = o.height;
     this.#clock = o.options.clock;
     this.#input = o.input;
+    this.presence = new Presence({ options: o.options, input: o.input });
     const where = `display '${o.name}'`;
     const latest = () => this.#latest;
+    this.#pictures = new PictureGroups({
+      options: () => this.options,
+      size: () => this.size(),
+      latest,
+      pool: this.#pool,
+      wake: () => this.wake(),
+    });
     this.#video = new VideoTracks({
       where,
       options: o.options,
@@ -174,7 +173,7 @@ export class Hub implements SessionHub {
       wake: () => this.wake(),
       onLost: () => {
         for (const s of this.#sessions) s.transportLost();
-        for (const t of this.#taps) t.changed();
+        for (const t of this.#taps) t.changed?.();
       },
     });
     this.remote = new RemoteViewers(this.#clock, () => o.options.maxEventRate);
@@ -230,15 +229,6 @@ export class Hub implements SessionHub {
     const s = session as Session;
     this.#watchers?.joined(s.id, s.user);
     return true;
-  }
-
-  /**
-   * Let `tap` see what sessions see (every delivery pass, every H.264
-   * unit, every change of size or settings); returns the way to stop.
-   */
-  tap(tap: HubTap): () => void {
-    this.#taps.add(tap);
-    return () => this.#taps.delete(tap);
   }
 
   // --- what sessions see (SessionHub) ---
@@ -299,30 +289,7 @@ export class Hub implements SessionHub {
       return this.#source.pictures(format, quality, still, scale);
     }
     if (format === "h264") return still ? this.#video.still() : null;
-    const w = Math.max(1, Math.round(this.#width * scale));
-    const h = Math.max(1, Math.round(this.#height * scale));
-    const scaled = w !== this.#width || h !== this.#height;
-    const key = `${format}:${quality}:${still ? "still" : "live"}${
-      scaled ? `:${w}x${h}` : ""
-    }`;
-    let g = this.#pictures.get(key);
-    if (!g) {
-      const encode = this.options.imageEncoder ?? encodeImage;
-      const settings = scaled
-        ? { format, quality, still, width: w, height: h }
-        : { format, quality, still };
-      g = new PictureGroup({
-        key,
-        mime: IMAGE_MIME[format],
-        encode: (frame) => encode(withRgb(frame), settings),
-        latest: () => this.#latest,
-        pool: this.#pool,
-        onDone: () => this.wake(),
-        log: this.options.logger,
-      });
-      this.#pictures.set(key, g);
-    }
-    return g;
+    return this.#pictures.get(format, quality, still, scale);
   }
 
   /** The shared H.264 stream at a quality step (push delivery). */
@@ -342,17 +309,20 @@ export class Hub implements SessionHub {
     queueMicrotask(() => {
       this.#wakeScheduled = false;
       if (this.#closed) return;
-      for (const s of this.#sessions) s.pump();
       for (const t of this.#taps) t.pump();
+      for (const s of this.#sessions) s.pump();
     });
   }
 
   /** A session ended. */
   leave(session: object): void {
-    this.#sessions.delete(session as Session);
+    if (this.#sessions.delete(session as Session)) {
+      this.#inputDroppedGone += (session as Session).inputDropped;
+    }
     if (this.#admitted.delete(session as Session)) {
       this.#watchers?.left((session as Session).id);
     }
+    this.presence.leave(session as Session);
   }
 
   // --- what the display (or a feed) does ---
@@ -435,8 +405,8 @@ export class Hub implements SessionHub {
     this.#pool.clear();
     this.#retirePictures();
     this.#video.close();
+    for (const t of this.#taps) t.resized();
     for (const s of this.#sessions) s.resized();
-    for (const t of this.#taps) t.changed();
   }
 
   /** The settings changed: encoders restart, every viewer renegotiates. */
@@ -444,7 +414,8 @@ export class Hub implements SessionHub {
     this.#retirePictures();
     this.#video.close();
     for (const s of this.#sessions) s.reconfigure();
-    for (const t of this.#taps) t.changed();
+    for (const t of this.#taps) t.changed?.();
+    this.presence.retune();
     this.#armStill();
     this.wake();
   }
@@ -458,9 +429,9 @@ export class Hub implements SessionHub {
       else if (t === "webcodecs") yuv = true;
     }
     for (const tap of this.#taps) {
-      const n = tap.needs();
-      rgba ||= n.rgba;
-      yuv ||= n.yuv;
+      const n = tap.needs?.();
+      rgba ||= n?.rgba ?? false;
+      yuv ||= n?.yuv ?? false;
     }
     return { rgba, yuv };
   }
@@ -472,6 +443,7 @@ export class Hub implements SessionHub {
     const encodes = p.encodes + v.encodes;
     const off = this.#video.unavailable();
     const remote = this.remote.stats();
+    const recordings = [...this.#taps].flatMap((t) => t.stats?.() ?? []);
     return {
       viewers: this.#sessions.size + remote.length,
       framesPublished: this.#source ? this.#source.newest() : this.#version,
@@ -486,13 +458,49 @@ export class Hub implements SessionHub {
         ? "live"
         : "idle",
       viewerStats: [...this.#sessions].map((s) => s.stats()).concat(remote),
+      inputDropped: [...this.#sessions].reduce(
+        (n, s) => n + s.inputDropped,
+        this.#inputDroppedGone,
+      ),
+      ...(recordings.length ? { recordings } : {}),
     };
+  }
+
+  /** Follow the stream with `tap` (a recorder, a relay) until the returned function is called. */
+  addTap(tap: StreamTap): () => void {
+    this.#taps.add(tap);
+    return () => this.#taps.delete(tap);
+  }
+
+  /** The newest frame, held until `release()` (null before the first, or when fed). */
+  hold(): { frame: Frame; release: () => void } | null {
+    const frame = this.#latest;
+    if (!frame) return null;
+    frame.refs++;
+    return { frame, release: () => this.#pool.release(frame) };
+  }
+
+  /**
+   * The shared H.264 stream's codec string (a fed one's may be unknown
+   * before the first unit: `"avc1"`), or null when H.264 is off here.
+   */
+  h264Codec(): Promise<string | null> {
+    return this.#source
+      ? Promise.resolve(this.#source.codec() ?? "avc1")
+      : this.#video.offerCodec();
+  }
+
+  /** Why H.264 is off now (for good, or at this size), or null. */
+  h264Off(): string | null {
+    return this.#source ? null : this.#video.unavailable();
   }
 
   /** Close every viewer (1001) and encoder; resolves once the encoders are freed. */
   close(): Promise<void> {
+    const taps = [...this.#taps].map((t) => t.close().catch(() => {}));
     if (!this.#closed) {
       this.#closed = true;
+      this.presence.close();
       if (this.#stillTimer !== null) this.#clock.clearTimeout(this.#stillTimer);
       this.#stillTimer = null;
       for (const s of [...this.#sessions]) {
@@ -500,17 +508,16 @@ export class Hub implements SessionHub {
       }
       this.#video.close();
       this.#source?.close();
-      this.#taps.clear();
       if (this.#latest) this.#pool.release(this.#latest);
       this.#latest = null;
     }
-    return this.#video.settled();
+    return Promise.all([...taps, this.#video.settled()]).then(() => {});
   }
 
-  /** Offer a unit to every session and tap. */
+  /** Offer a unit to every tap and session. */
   #offer(chunk: VideoChunk, track: VideoTrack): void {
+    for (const t of this.#taps) t.chunk(chunk, track);
     for (const s of this.#sessions) s.offerChunk(chunk, track);
-    for (const t of this.#taps) t.offerChunk(chunk, track);
   }
 
   #feedOrThrow(where: string): Feed {
@@ -529,8 +536,7 @@ export class Hub implements SessionHub {
   }
 
   #retirePictures(): void {
-    for (const g of this.#pictures.values()) this.#totals.retire(g);
-    this.#pictures.clear();
+    for (const g of this.#pictures.clear()) this.#totals.retire(g);
   }
 
   #armStill(): void {
@@ -549,19 +555,4 @@ export class Hub implements SessionHub {
     };
     this.#stillTimer = this.#clock.setTimeout(check, after * 1000);
   }
-}
-
-/** A frame with RGB pixels: YUV-only frames are converted (for image viewers). */
-function withRgb(frame: Frame): Frame {
-  if (frame.data.length > 0 || !frame.yuv) return frame;
-  return {
-    ...frame,
-    data: yuvToRgba(
-      frame.yuv.data,
-      frame.width,
-      frame.height,
-      frame.yuv.layout,
-    ),
-    channels: 4,
-  };
 }

@@ -176,5 +176,8 @@ function blankStats(v: RemoteViewer): ViewerStats {
     imageScale: null,
     linkBps: null,
     inflightBytes: 0,
+    role: null,
+    control: false,
+    inputDropped: 0,
   };
 }

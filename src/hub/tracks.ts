@@ -20,6 +20,7 @@
  */
 
 import type { ImageFormat, NegotiationOffer } from "../protocol.ts";
+import type { RecordingStats } from "../record/types.ts";
 
 /** One encoded picture (an image file, or an H.264 still), shared by every viewer pulling it. */
 export interface EncodedPicture {
@@ -114,6 +115,30 @@ export interface TrackSource {
   keyframeRequests(): number;
   /** Whether H.264 units have come. */
   live(): boolean;
+  /** The H.264 codec string, once known (null: not yet, or no H.264). */
+  codec(): string | null;
   /** Stop timers. */
   close(): void;
+}
+
+/**
+ * Something that follows a stream besides its viewers (a recorder, a relay
+ * to edge servers): it sees every shared H.264 unit, gets a turn on every
+ * delivery pass, and hears of resizes and the close.
+ */
+export interface StreamTap {
+  /** A shared H.264 unit was made (or fed) on `track`. */
+  chunk(chunk: VideoChunk, track: VideoTrack): void;
+  /** A delivery pass (after a publish or an encode): look for work. */
+  pump(): void;
+  /** The stream changed size. */
+  resized(): void;
+  /** The settings changed, or H.264 was lost. */
+  changed?(): void;
+  /** Which frame forms it needs encoded (as `Hub.needs`); none when absent. */
+  needs?(): { rgba: boolean; yuv: boolean };
+  /** The stream closes: finish, and resolve once done. */
+  close(): Promise<void>;
+  /** A recorder's figures, for `Display.stats().recordings`. */
+  stats?(): RecordingStats;
 }

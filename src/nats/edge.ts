@@ -16,13 +16,8 @@
 
 import type { Subscription } from "@nats-io/nats-core";
 import { systemClock } from "../clock.ts";
-import {
-  type Display,
-  type DisplayStats,
-  internals,
-  sourcedDisplay,
-  standIn,
-} from "../display.ts";
+import { type Display, type DisplayStats, internals } from "../display.ts";
+import { sourcedDisplay, standIn } from "../sourced_display.ts";
 import type { DisplayEvent } from "../events.ts";
 import type { DisplayStandIn } from "../http/types.ts";
 import { consoleLogger, type Logger } from "../log.ts";

@@ -256,6 +256,11 @@ export class EdgeTracks implements TrackSource {
     return [...this.#video.values()].some((v) => v.track.last !== null);
   }
 
+  /** The host's H.264 codec string, once its state came. */
+  codec(): string | null {
+    return this.#state?.offer.h264Codec ?? null;
+  }
+
   /** Stop timers; negotiations waiting for the host go on with the defaults. */
   close(): void {
     this.#closed = true;

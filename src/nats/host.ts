@@ -120,11 +120,16 @@ export class HostLink implements AsyncDisposable {
         if (!err) this.#receive(msg.data);
       },
     });
-    this.#untap = this.#hub.tap({
+    const changed = () =>
+      this.#refreshOffer().then(() => this.#sendState(true));
+    this.#untap = this.#hub.addTap({
       pump: () => this.#pump(),
-      offerChunk: (chunk, track) => this.#offerChunk(chunk, track),
-      changed: () => this.#refreshOffer().then(() => this.#sendState(true)),
+      chunk: (chunk, track) => this.#offerChunk(chunk, track),
+      resized: changed,
+      changed,
       needs: () => this.#framesNeeded(),
+      // The display closes: edges keep their viewers until a host returns.
+      close: () => Promise.resolve(),
     });
     this.#heartbeat = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#sendState(true);

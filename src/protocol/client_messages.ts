@@ -1,7 +1,8 @@
 /**
  * What a client may send (`hello`, `set_viewport`, `ack`,
- * `request_keyframe`, `decoder_reset`, `event`), and the parser that
- * validates one text message.
+ * `request_keyframe`, `decoder_reset`, `event`, and our optional
+ * `request_control` and `release_control`), and the parser that validates
+ * one text message.
  *
  * @example
  * ```ts
@@ -99,6 +100,27 @@ export interface EventMessage {
   event: InputEvent;
 }
 
+/**
+ * The viewer asks to drive a stream whose `control` is `"exclusive"` (our
+ * optional addition; a server that does not know it ignores it).
+ */
+export interface RequestControlMessage {
+  /** Always `"request_control"`. */
+  type: "request_control";
+}
+
+/**
+ * The viewer that drives gives control up: to the viewer `to`, else to the
+ * first one waiting, else to nobody. From a viewer that asked and waits, it
+ * withdraws the request (our optional addition).
+ */
+export interface ReleaseControlMessage {
+  /** Always `"release_control"`. */
+  type: "release_control";
+  /** The viewer id to hand control to (from `presence`). */
+  to?: number;
+}
+
 /** Any message a client may send. */
 export type ClientMessage =
   | HelloMessage
@@ -106,7 +128,9 @@ export type ClientMessage =
   | AckMessage
   | RequestKeyframeMessage
   | DecoderResetMessage
-  | EventMessage;
+  | EventMessage
+  | RequestControlMessage
+  | ReleaseControlMessage;
 
 /** What {@linkcode parseClientMessage} returns. */
 export type ParseResult =
@@ -264,6 +288,22 @@ export function parseClientMessage(text: string, now: number): ParseResult {
       const ev = validateEvent(raw.event, now);
       if (typeof ev === "string") return drop(`event: ${ev}`);
       return { ok: true, message: { type: "event", event: ev } };
+    }
+    case "request_control":
+      return { ok: true, message: { type: "request_control" } };
+    case "release_control": {
+      if (raw.to === undefined) {
+        return { ok: true, message: { type: "release_control" } };
+      }
+      if (!Number.isSafeInteger(raw.to) || (raw.to as number) < 1) {
+        return drop(
+          "release_control: 'to' must be a viewer id (an integer >= 1)",
+        );
+      }
+      return {
+        ok: true,
+        message: { type: "release_control", to: raw.to as number },
+      };
     }
     default:
       return { ok: "ignored", type: logSafe(raw.type, 64) };

@@ -1,6 +1,8 @@
 /**
  * The server's control messages, as JSON text: `config` (the transport
- * chosen for a viewer), `stats` and `set_quality`.
+ * chosen for a viewer), `stats` and `set_quality`, and our optional
+ * `presence` (who watches, who drives) and `control` (this viewer's
+ * standing), which a client that does not know them ignores.
  *
  * @example
  * ```ts
@@ -128,4 +130,83 @@ export interface StatsMessage {
  */
 export function statsMessage(stats: StatsMessage): string {
   return compactJson({ type: "stats", ...stats });
+}
+
+/** A viewer as `presence` names it. */
+export interface PresenceViewer {
+  /** The viewer's id (as in `control.you`, and in the app's events). */
+  id: number;
+  /** Its name, when the server's `authenticate` hook gave one. */
+  name?: string;
+}
+
+/** The server's `presence` message: who watches the stream and who drives it. */
+export interface PresenceMessage {
+  /** Always `"presence"`. */
+  type: "presence";
+  /** Viewers watching, this one included. */
+  viewers: number;
+  /** How many of them drive now (their input reaches the app). */
+  driving: number;
+  /** Those who drive, the first 8. */
+  drivers: PresenceViewer[];
+  /** Viewers waiting for control (`"exclusive"` mode), oldest first, the first 8. */
+  requests: PresenceViewer[];
+}
+
+/** The server's `control` message: this viewer's standing. */
+export interface ControlMessage {
+  /** Always `"control"`. */
+  type: "control";
+  /** This viewer's id. */
+  you: number;
+  /** Its role: `"control"` may drive, `"view"` only watches. */
+  role: "control" | "view";
+  /** The stream's control mode: `"shared"`, `"exclusive"` or `"none"`. */
+  mode: "shared" | "exclusive" | "none";
+  /** Whether its input reaches the app now. */
+  driving: boolean;
+  /** Whether it asked for control and waits. */
+  requested: boolean;
+}
+
+/**
+ * Build a `presence` message as JSON text.
+ *
+ * @example
+ * ```ts
+ * import { presenceMessage } from "@rfb/core/protocol";
+ * presenceMessage({ type: "presence", viewers: 3, driving: 1, drivers: [{ id: 1, name: "Ada" }], requests: [] });
+ * // '{"type":"presence","viewers":3,"driving":1,"drivers":[{"id":1,"name":"Ada"}],"requests":[]}'
+ * ```
+ */
+export function presenceMessage(p: PresenceMessage): string {
+  return compactJson({
+    type: "presence",
+    viewers: p.viewers,
+    driving: p.driving,
+    drivers: p.drivers,
+    requests: p.requests,
+  });
+}
+
+/**
+ * Build a `control` message as JSON text.
+ *
+ * @example
+ * ```ts
+ * import { controlMessage } from "@rfb/core/protocol";
+ * controlMessage({ type: "control", you: 2, role: "control", mode: "exclusive", driving: false, requested: true });
+ * // '{"type":"control","you":2,"role":"control","mode":"exclusive","driving":false,"requested":true}'
+ * ```
+ */
+export function controlMessage(c: ControlMessage): string {
+  return compactJson({
+    type: "control",
+    you: c.you,
+    role: c.role,
+    mode: c.mode,
+    driving: c.driving,
+    requested: c.requested,
+  });
 }

@@ -7,10 +7,12 @@
  * measured delivery rate (see `LinkMeter`) and what each step needs: it
  * moves down at once to the best step that fits when the link cannot carry
  * the current one (or the round trip and the viewer's decode queue say it is
- * falling behind), and back up, at most two steps at a time, after a healthy
- * stretch. A step that just failed is not tried again for a while (longer
- * each time it fails again), so a link on the edge of two steps does not
- * swing between them. Viewers on the same step share an encoding, so
+ * falling behind), and back up after a healthy stretch, to a step that needs
+ * at most `PROBE_GAIN` times what the current one does: a link that passes
+ * small bursts at line rate (a token bucket) looks fast to small frames, so
+ * it is probed a step at a time rather than trusted. A step that just failed
+ * is not tried again for a while (longer each time it fails again), so a
+ * link on the edge of two steps does not swing between them. Viewers on the same step share an encoding, so
  * encode-once still holds within a step.
  *
  * @module
@@ -51,22 +53,22 @@ export interface ImageStep {
 export const IMAGE_LADDER: readonly ImageStep[] = [
   { quality: 1, fps: 1, scale: 1 },
   { quality: 0.75, fps: 1, scale: 1 },
-  { quality: 0.6, fps: 2 / 3, scale: 1 },
-  { quality: 0.6, fps: 0.5, scale: 0.75 },
-  { quality: 0.6, fps: 0.5, scale: 0.5 },
-  { quality: 0.55, fps: 0.4, scale: 0.5 },
-  { quality: 0.5, fps: 1 / 3, scale: 0.375 },
-  { quality: 0.5, fps: 1 / 3, scale: 0.25 },
+  { quality: 0.6, fps: 1 / 2, scale: 1 },
+  { quality: 0.6, fps: 1 / 2, scale: 0.75 },
+  { quality: 0.6, fps: 1 / 2, scale: 0.5 },
+  { quality: 0.5, fps: 1 / 2, scale: 0.375 },
+  { quality: 0.5, fps: 1 / 2, scale: 0.25 },
+  { quality: 0.4, fps: 1 / 2, scale: 0.2 },
 ];
 
 /** Images for viewers that take only full-size pictures: quality and frame rate. */
 export const IMAGE_LADDER_FULL_SIZE: readonly ImageStep[] = [
   { quality: 1, fps: 1, scale: 1 },
   { quality: 0.75, fps: 1, scale: 1 },
-  { quality: 0.6, fps: 2 / 3, scale: 1 },
-  { quality: 0.5, fps: 0.5, scale: 1 },
+  { quality: 0.6, fps: 1 / 2, scale: 1 },
+  { quality: 0.45, fps: 1 / 2, scale: 1 },
   { quality: 0.35, fps: 1 / 3, scale: 1 },
-  { quality: 0.25, fps: 0.25, scale: 1 },
+  { quality: 0.25, fps: 1 / 4, scale: 1 },
 ];
 
 /**
@@ -110,7 +112,7 @@ export function imageCost(q: number, scale: number): number {
 export interface AdaptiveTuning {
   /** Trouble must last this long before a step down, ms. Default 250. */
   downAfterMs?: number;
-  /** Health must last this long before a step up, ms. Default 2000. */
+  /** Health must last this long before a step up, ms. Default 1000. */
   upAfterMs?: number;
   /** A decode queue this long counts as congestion. Default 3. */
   maxDecodeQueue?: number;
@@ -132,9 +134,12 @@ export interface LinkObservation {
   need: (step: number) => number;
 }
 
+/** A step up needs at most this many times what the current step needs. */
+export const PROBE_GAIN = 2.2;
+
 /** How long a failed step is not tried again: first, longest, ms. */
-const BLOCK_FIRST_MS = 6000;
-const BLOCK_MAX_MS = 30_000;
+const BLOCK_FIRST_MS = 5000;
+const BLOCK_MAX_MS = 10_000;
 
 /**
  * Decides a viewer's quality step from its acks and its link's rate.
@@ -156,6 +161,7 @@ export class AdaptiveController {
   #badSince: number | null = null;
   #goodSince: number | null = null;
   #lastChange = -Infinity;
+  #lastClimb = -Infinity;
   #blocked = new Map<number, { until: number; ms: number }>();
   #t: Required<AdaptiveTuning>;
 
@@ -167,7 +173,7 @@ export class AdaptiveController {
     this.#steps = steps;
     this.#t = {
       downAfterMs: tuning.downAfterMs ?? 250,
-      upAfterMs: tuning.upAfterMs ?? 2000,
+      upAfterMs: tuning.upAfterMs ?? 1000,
       maxDecodeQueue: tuning.maxDecodeQueue ?? 3,
       useShare: tuning.useShare ?? 0.7,
       leaveShare: tuning.leaveShare ?? 0.9,
@@ -211,7 +217,10 @@ export class AdaptiveController {
     if (slow || (overloaded && fits > this.step)) {
       this.#goodSince = null;
       this.#badSince ??= now;
-      if (now - this.#badSince >= this.#t.downAfterMs && this.step < last) {
+      // A step just climbed to is a probe: one bad sign ends it.
+      const probing = now - this.#lastClimb < this.#t.upAfterMs * 2;
+      const wait = probing && !slow ? 0 : this.#t.downAfterMs;
+      if (now - this.#badSince >= wait && this.step < last) {
         const to = Math.max(fits, this.step + 1);
         this.#fail(this.step, now);
         this.#badSince = null;
@@ -231,14 +240,18 @@ export class AdaptiveController {
     ) {
       return null;
     }
-    // Up at most two steps, never onto a step that failed lately.
+    // Up to a step needing at most PROBE_GAIN times the current one (one
+    // step at least), never onto a step that failed lately.
+    const cap = o.need(this.step) * PROBE_GAIN;
     let to = this.step;
-    for (let i = this.step - 1; i >= Math.max(fits, this.step - 2); i--) {
+    for (let i = this.step - 1; i >= fits; i--) {
       if ((this.#blocked.get(i)?.until ?? -Infinity) > now) break;
+      if (i < this.step - 1 && !(cap > 0 && o.need(i) <= cap)) break;
       to = i;
     }
     if (to === this.step) return null;
     this.#goodSince = now;
+    this.#lastClimb = now;
     return this.#set(to, now);
   }
 

@@ -582,7 +582,7 @@ export class Delivery {
   /** Whether a live image may go out now at this step's frame rate; if not, look again later. */
   #paced(): boolean {
     if (!this.#adaptive || !this.#plan.paced(this.#step)) return true;
-    const next = this.#lastLiveAt + 900 / this.#plan.fpsAt(this.#step);
+    const next = this.#lastLiveAt + this.#plan.intervalMs(this.#step);
     const now = this.#clock.now();
     if (now >= next) return true;
     if (this.#paceTimer === null) {

@@ -55,6 +55,12 @@ export interface ViewerStats {
   inflightBytes: number;
   /** The edge server it watches through (`@rfb/core/nats`); absent for this process's own viewers. */
   edge?: string;
+  /** Its role (`"control"` or `"view"`), or null before it is admitted. */
+  role: "control" | "view" | null;
+  /** Whether its input reaches the app now. */
+  control: boolean;
+  /** Input events dropped because it did not drive. */
+  inputDropped: number;
 }
 
 /** The counters `SessionMetrics` keeps (a part of `ViewerStats`). */

@@ -1,8 +1,9 @@
 /**
  * One viewer's session: the handshake (`hello`, authentication within
  * `authTimeout`, negotiation, `config`), the dispatch of the viewer's
- * messages, the input rate limit, and the session's life from socket open
- * to close. What goes out to the viewer, and when, is its `Delivery`; its
+ * messages, the input rate limit and the check that the viewer drives (its
+ * identity and role come from the hook; the stream's `ControlDesk` says who
+ * drives), and the session's life from socket open to close. What goes out to the viewer, and when, is its `Delivery`; its
  * figures are its `SessionMetrics`. The session talks to its socket and to
  * its stream's hub through narrow interfaces and reads time from a `Clock`,
  * so its policy can be tested with a fake socket and a fake clock.
@@ -32,6 +33,7 @@ import {
   statsMessage,
 } from "../protocol.ts";
 import { Delivery } from "./delivery.ts";
+import { identityOf, type ViewerIdentity } from "./identity.ts";
 import { SessionMetrics, type ViewerStats } from "./metrics.ts";
 import { hostOf, PENDING } from "./pending.ts";
 import type { SessionHub, SessionRequest, ViewerSocket } from "./types.ts";
@@ -69,10 +71,13 @@ export class Session {
   #helloTimer: TimerHandle | null = null;
   #authTimer: TimerHandle | null = null;
   #refusal: [number, string] | null = null;
-  #user: unknown = undefined;
   #eventTokens: number;
   #eventRefill = 0;
   #eventsDropped = 0;
+  #identity: ViewerIdentity | null = null;
+  /** `{ user }` for events when a hook ran, else nothing. */
+  #user: { user?: unknown } = {};
+  #inputDropped = 0;
   #metrics: SessionMetrics;
   #delivery: Delivery;
   /** This session in the process-wide set of sockets waiting for `hello`. */
@@ -114,7 +119,7 @@ export class Session {
 
   /** What the `authenticate` hook returned for this viewer (undefined without a hook, or before). */
   get user(): unknown {
-    return this.#user;
+    return this.#identity?.user;
   }
 
   /** The negotiated transport, or null before `config`. */
@@ -122,6 +127,16 @@ export class Session {
     return this.#state === "open"
       ? this.#delivery.selection?.transport ?? null
       : null;
+  }
+
+  /** Input events dropped because this viewer did not drive. */
+  get inputDropped(): number {
+    return this.#inputDropped;
+  }
+
+  /** Send a `presence` or `control` message, once the viewer has its `config`. */
+  notify(text: string): void {
+    if (this.#state === "open") this.#sendText(text);
   }
 
   /** The socket opened: start the `hello` timer. */
@@ -275,6 +290,9 @@ export class Session {
       inflight: this.#delivery.inflight,
       bufferedAmount: this.#socket.bufferedAmount,
       ...this.#delivery.targets(),
+      role: this.#identity?.role ?? null,
+      control: this.#hub.presence.drives(this),
+      inputDropped: this.#inputDropped,
     };
   }
 
@@ -332,8 +350,9 @@ export class Session {
         remoteAddr: this.#req.remoteAddr,
       };
       let ok = false;
+      let result: unknown = false;
       try {
-        this.#user = await Promise.race([
+        result = await Promise.race([
           Promise.resolve().then(() => hook(ctx)),
           new Promise<false>((resolve) => {
             this.#authTimer = this.#clock.setTimeout(
@@ -342,7 +361,7 @@ export class Session {
             );
           }),
         ]);
-        ok = Boolean(this.#user);
+        ok = Boolean(result);
       } catch (err) {
         this.#warn(
           `authenticate threw: ${logSafe((err as Error)?.message ?? err, 200)}`,
@@ -358,7 +377,8 @@ export class Session {
         this.close(CLOSE_AUTH_FAILED, "authentication failed");
         return;
       }
-    }
+      this.#identify(result, true);
+    } else this.#identify(undefined, false);
     if (!this.#hub.join(this)) {
       this.#warn("refused: the stream has maxViewers viewers");
       this.close(CLOSE_TRY_LATER, "too many viewers");
@@ -366,6 +386,7 @@ export class Session {
     }
     if (!(await this.#negotiate(hello))) return;
     this.#state = "open";
+    this.#hub.presence.join(this, this.#identity!);
     const stats = Math.max(
       this.#hub.options.statsInterval,
       hello.stats_interval ?? 0,
@@ -381,6 +402,25 @@ export class Session {
     this.#queued = [];
     for (const msg of queued) this.#handle(msg);
     this.#hub.wake();
+  }
+
+  /** Who the viewer is, from what the hook returned (see `identityOf`). */
+  #identify(result: unknown, hooked: boolean): void {
+    const { identity, problem } = identityOf(
+      result,
+      hooked,
+      this.#hub.options.defaultRole,
+    );
+    if (problem) this.#warn(problem);
+    this.#identity = identity;
+    if (hooked) this.#user = { user: identity.user };
+  }
+
+  /** True when this viewer drives; otherwise its input is dropped and counted. */
+  #drives(): boolean {
+    if (this.#hub.presence.input(this)) return true;
+    this.#inputDropped++;
+    return false;
   }
 
   async #negotiate(hello: HelloMessage): Promise<boolean> {
@@ -438,7 +478,11 @@ export class Session {
         this.#hub.wake();
         return;
       case "set_viewport":
-        if (!this.#takeEventToken()) return;
+        // Only a driver's view size reaches the app (not counted as input
+        // dropped, nor as activity: a viewer reports it by itself).
+        if (
+          !this.#takeEventToken() || !this.#hub.presence.drives(this)
+        ) return;
         this.#hub.input({
           type: "resize",
           width: msg.width,
@@ -448,11 +492,23 @@ export class Session {
           ratio: msg.ratio,
           timestamp: this.#clock.now() / 1000,
           viewer: this.id,
+          ...this.#user,
         });
         return;
       case "event":
-        if (!this.#takeEventToken()) return;
-        this.#hub.input({ ...msg.event, viewer: this.id });
+        if (!this.#takeEventToken() || !this.#drives()) return;
+        this.#hub.input({
+          ...msg.event,
+          viewer: this.id,
+          ...this.#user,
+        });
+        return;
+      case "request_control":
+        // Each costs an event token, so a flood is cut like input.
+        if (this.#takeEventToken()) this.#hub.presence.request(this);
+        return;
+      case "release_control":
+        if (this.#takeEventToken()) this.#hub.presence.release(this, msg.to);
         return;
     }
   }

@@ -20,6 +20,9 @@ import { CAP_IMAGE_SCALE, type Transport } from "../protocol.ts";
 import type { SessionHub } from "./types.ts";
 import type { ViewerStats } from "./metrics.ts";
 
+/** Pictures are paced a little faster than their step's rate, so the source's jitter does not skip a frame. */
+const PACE = 0.9;
+
 /** A viewer's step and what it aims at, as `ViewerStats` reports them. */
 export type StepTargets = Pick<
   ViewerStats,
@@ -85,10 +88,21 @@ export class StepPlan {
     return targetAt(this.#hub.options, width, height, step);
   }
 
-  /** Frames a second at `step`: the video track's, or the source's rate scaled for images. */
+  /**
+   * Frames a second at `step`: the video track's, or for images the
+   * source's rate over how many of its frames each picture sent spans
+   * (pictures go out only when a frame is published).
+   */
   fpsAt(step: number): number {
     if (!this.#ladder) return this.video(step).fps;
-    return Math.max(1, this.#hub.publishFps() * this.#at(step).fps);
+    const source = this.#hub.publishFps();
+    return Math.max(1, source / Math.ceil(PACE / this.#at(step).fps - 1e-9));
+  }
+
+  /** The least time between two live pictures at `step`, ms. */
+  intervalMs(step: number): number {
+    if (!this.#ladder) return 0;
+    return PACE * 1000 / (this.#hub.publishFps() * this.#at(step).fps);
   }
 
   /** Whether images at `step` go out slower than the source publishes. */

@@ -2,7 +2,7 @@
  * What a viewer session talks to: its socket (`ViewerSocket`), the upgrade
  * facts it keeps for authentication (`SessionRequest`), and its stream's hub
  * (`SessionHub`: the pictures to pull, the video to be pushed, where input
- * goes). Kept narrow so the session's policy can be tested with a fake
+ * goes, and its `ControlDesk`: who may drive). Kept narrow so the session's policy can be tested with a fake
  * socket, a fake clock and a real hub with scripted encoders.
  *
  * @module
@@ -12,6 +12,7 @@ import type { DisplayEvent } from "../events.ts";
 import type { PictureTrack, VideoTrack } from "../hub/tracks.ts";
 import type { Authenticate, ResolvedDisplayOptions } from "../options.ts";
 import type { ImageFormat, NegotiationOffer } from "../protocol.ts";
+import type { ViewerIdentity } from "./identity.ts";
 
 /** The part of a WebSocket a session uses. */
 export interface ViewerSocket {
@@ -33,6 +34,30 @@ export interface SessionRequest {
   remoteAddr?: string;
   /** The hook to run on `hello` (stream's, else handler's or server's). */
   authenticate?: Authenticate;
+}
+
+/** A viewer as the stream's `ControlDesk` sees it (a session). */
+export interface PresenceMember {
+  /** Viewer id. */
+  readonly id: number;
+  /** The negotiated transport, or null. */
+  readonly transport: "image" | "webcodecs" | null;
+  /** Send a `presence` or `control` message to this viewer. */
+  notify(text: string): void;
+}
+
+/** Who watches a stream and who may drive it (`src/hub/presence.ts`). */
+export interface ControlDesk {
+  /** An admitted, negotiated viewer joins. */
+  join(member: PresenceMember, identity: ViewerIdentity): void;
+  /** Its input arrived: true when it drives (and the input counts as activity). */
+  input(member: PresenceMember): boolean;
+  /** Whether it drives now. */
+  drives(member: PresenceMember): boolean;
+  /** It asks for control. */
+  request(member: PresenceMember): void;
+  /** It gives control up (to viewer `to`), or withdraws its request. */
+  release(member: PresenceMember, to?: number): void;
 }
 
 /** What a session needs from its stream's hub. */
@@ -71,6 +96,8 @@ export interface SessionHub {
   video(step: number): VideoTrack;
   /** Hand an input event to the app. */
   input(ev: DisplayEvent): void;
+  /** Who may drive. */
+  readonly presence: ControlDesk;
   /** Ask for a delivery pass over every session soon. */
   wake(): void;
   /** This session ended. */
