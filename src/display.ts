@@ -167,7 +167,7 @@ export class Display implements AsyncDisposable {
       height,
       input: sourced?.input ?? ((ev) => this.#events.push(ev)),
       source: sourced?.source,
-      watchers: sourced?.watchers,
+      desk: sourced?.desk,
     });
     internalsOf.set(this, {
       accept: (socket, req) => this.#hub.accept(socket, req),

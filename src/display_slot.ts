@@ -9,7 +9,7 @@
  */
 
 import type { DisplayEvent } from "./events.ts";
-import type { HubWatchers } from "./hub/hub.ts";
+import type { StreamDesk } from "./hub/presence.ts";
 import type { TrackSource } from "./hub/tracks.ts";
 
 /** How a display that does not encode is fed (see `sourcedDisplay`). */
@@ -18,8 +18,8 @@ export interface SourcedOptions {
   source: TrackSource;
   /** Where its viewers' input goes (instead of its event queue). */
   input: (ev: DisplayEvent) => void;
-  /** Told when a viewer is admitted and when it leaves. */
-  watchers?: HubWatchers;
+  /** Who decides who drives (an edge's desk passes it to its host). */
+  desk?: StreamDesk;
 }
 
 /** The constructor's hidden arguments. */

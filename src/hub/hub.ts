@@ -37,7 +37,7 @@ import type {
 } from "../session/types.ts";
 import { type EncodedImage, type EncodedVideo, Feed } from "./feed.ts";
 import { PictureGroups } from "./picture_groups.ts";
-import { Presence } from "./presence.ts";
+import { Presence, type StreamDesk } from "./presence.ts";
 import { RemoteViewers } from "./remote_viewers.ts";
 import { EncodeTotals } from "./totals.ts";
 import type {
@@ -76,16 +76,8 @@ export interface HubOptions {
   feed?: FeedOptions;
   /** Take every track from this source instead of encoding here (an edge server). */
   source?: TrackSource;
-  /** Told when a viewer is admitted and when it leaves. */
-  watchers?: HubWatchers;
-}
-
-/** Who is told of viewers coming and going. */
-export interface HubWatchers {
-  /** Viewer `id` passed authentication; `user` is what the hook returned. */
-  joined(id: number, user: unknown): void;
-  /** Viewer `id`, admitted before, left. */
-  left(id: number): void;
+  /** Who decides who drives (default: a `Presence` of its own; an edge's desk asks its host). */
+  desk?: StreamDesk;
 }
 
 /** The hub's part of `Display.stats()`. */
@@ -110,7 +102,7 @@ export class Hub implements SessionHub {
   /** The stream's settings. */
   readonly options: ResolvedDisplayOptions;
   /** Who watches and who drives. */
-  readonly presence: Presence;
+  readonly presence: StreamDesk;
   /** Viewers at edge servers (`src/nats/`). */
   readonly remote: RemoteViewers;
   #width: number;
@@ -129,7 +121,6 @@ export class Hub implements SessionHub {
   #video: VideoTracks;
   #feed: Feed | null = null;
   #source: TrackSource | null;
-  #watchers: HubWatchers | null;
   #taps = new Set<StreamTap>();
   #sessions = new Set<Session>();
   #admitted = new Set<Session>(); // past authentication: what maxViewers counts
@@ -145,7 +136,8 @@ export class Hub implements SessionHub {
     this.#height = o.height;
     this.#clock = o.options.clock;
     this.#input = o.input;
-    this.presence = new Presence({ options: o.options, input: o.input });
+    this.presence = o.desk ??
+      new Presence({ options: o.options, input: o.input });
     const where = `display '${o.name}'`;
     const latest = () => this.#latest;
     this.#pictures = new PictureGroups({
@@ -176,8 +168,11 @@ export class Hub implements SessionHub {
         for (const t of this.#taps) t.changed?.();
       },
     });
-    this.remote = new RemoteViewers(this.#clock, () => o.options.maxEventRate);
-    this.#watchers = o.watchers ?? null;
+    this.remote = new RemoteViewers({
+      clock: this.#clock,
+      maxEventRate: () => o.options.maxEventRate,
+      desk: this.presence,
+    });
     if (o.feed) {
       this.#feed = new Feed({
         requestKeyframe: o.feed.requestKeyframe,
@@ -226,8 +221,6 @@ export class Hub implements SessionHub {
       return false;
     }
     this.#admitted.add(session as Session);
-    const s = session as Session;
-    this.#watchers?.joined(s.id, s.user);
     return true;
   }
 
@@ -319,9 +312,7 @@ export class Hub implements SessionHub {
     if (this.#sessions.delete(session as Session)) {
       this.#inputDroppedGone += (session as Session).inputDropped;
     }
-    if (this.#admitted.delete(session as Session)) {
-      this.#watchers?.left((session as Session).id);
-    }
+    this.#admitted.delete(session as Session);
     this.presence.leave(session as Session);
   }
 
@@ -460,7 +451,7 @@ export class Hub implements SessionHub {
       viewerStats: [...this.#sessions].map((s) => s.stats()).concat(remote),
       inputDropped: [...this.#sessions].reduce(
         (n, s) => n + s.inputDropped,
-        this.#inputDroppedGone,
+        this.#inputDroppedGone + this.remote.inputDropped,
       ),
       ...(recordings.length ? { recordings } : {}),
     };

@@ -6,17 +6,25 @@
  * announces them to the host every second (an encoding not asked for
  * within `NEED_TTL_MS` is dropped, and the host stops making it once no
  * edge announces it), asks the host for an IDR when a viewer waits for
- * one, and sends up who its viewers are (with what its `authenticate` hook
- * returned, as JSON) and their input. It follows the host's state: a new
- * size or new settings renegotiate its viewers; a new host process (a
- * restart) is taken up without closing any viewer.
+ * one, and sends up who its viewers are (the identity and role its
+ * `authenticate` hook gave them, and what the hook returned, as JSON),
+ * their input and their requests for control; who drives is decided on the
+ * host, whose `presence` and `control` messages it hands to its viewers
+ * (`edge_desk.ts`). It follows the host's state: a new size or new settings
+ * renegotiate its viewers; a new host process (a restart) is taken up
+ * without closing any viewer.
  *
  * @module
  */
 
 import type { Subscription } from "@nats-io/nats-core";
 import { systemClock } from "../clock.ts";
-import { type Display, type DisplayStats, internals } from "../display.ts";
+import {
+  type Display,
+  type DisplayStats,
+  internals,
+  type ViewerPresence,
+} from "../display.ts";
 import { sourcedDisplay, standIn } from "../sourced_display.ts";
 import type { DisplayEvent } from "../events.ts";
 import type { DisplayStandIn } from "../http/types.ts";
@@ -34,6 +42,8 @@ import {
   openLink,
   processId,
 } from "./connect.ts";
+import { parseDown } from "./down.ts";
+import { EdgeDesk } from "./edge_desk.ts";
 import { EdgeTracks } from "./edge_tracks.ts";
 import {
   type HostState,
@@ -53,6 +63,7 @@ const FROM_HOST = [
   "encoder",
   "preset",
   "imageEncoder",
+  "presence",
 ] as const;
 
 /** Options for `displayFromNats()`: how to reach NATS, and the edge's own viewer settings. */
@@ -84,7 +95,14 @@ export interface EdgeLinkStats {
 export const NEED_TTL_MS = 5000;
 const ANNOUNCE_MS = 1000;
 const VIEWERS_MS = 2000;
-const MAX_USER_JSON = 4096;
+
+/** Send `m` up to the host (nothing while NATS is away). */
+function sendUp(link: Link, subjects: Subjects, m: UpMessage): void {
+  if (!link.connected()) return;
+  try {
+    link.nc.publish(subjects.up, JSON.stringify(m));
+  } catch { /* closing */ }
+}
 
 /**
  * A render host's stream, served from this process: give it to
@@ -101,29 +119,33 @@ const MAX_USER_JSON = 4096;
 export class RemoteDisplay implements AsyncDisposable, DisplayStandIn {
   #display: Display;
   #tracks: EdgeTracks;
+  #desk: EdgeDesk;
   #link: Link;
   #subjects: Subjects;
   #log: Logger;
-  #id = processId();
+  #id: string;
   #subs = new Map<string, Subscription>();
   #stateSub: Subscription | null = null;
+  #downSub: Subscription | null = null;
   #timers: ReturnType<typeof setInterval>[] = [];
   #announceSoon = false;
-  #warnedUser = false;
-  #users = new Map<number, unknown>(); // viewer → what its hook returned, as JSON
   #closing: Promise<void> | null = null;
   #stats = { messagesIn: 0, bytesIn: 0, restarts: 0 };
 
   /** Use `displayFromNats()`. */
   constructor(
+    id: string,
     display: Display,
     tracks: EdgeTracks,
+    desk: EdgeDesk,
     link: Link,
     subjects: Subjects,
     log: Logger,
   ) {
+    this.#id = id;
     this.#display = display;
     this.#tracks = tracks;
+    this.#desk = desk;
     this.#link = link;
     this.#subjects = subjects;
     this.#log = log;
@@ -165,6 +187,14 @@ export class RemoteDisplay implements AsyncDisposable, DisplayStandIn {
     return this.#display.stats();
   }
 
+  /**
+   * This edge's viewers (ids here), with their standing as the render host
+   * last said it; the host's `presence()` lists the whole site.
+   */
+  presence(): ViewerPresence[] {
+    return this.#display.presence();
+  }
+
   /** The link's figures now. */
   linkStats(): EdgeLinkStats {
     return {
@@ -183,6 +213,7 @@ export class RemoteDisplay implements AsyncDisposable, DisplayStandIn {
       this.#up({ t: "need", e: this.#id, k: [], ttl: 1 });
       for (const s of this.#subs.values()) s.unsubscribe();
       this.#stateSub?.unsubscribe();
+      this.#downSub?.unsubscribe();
       await this.#link.close();
     })();
     return this.#closing;
@@ -203,7 +234,20 @@ export class RemoteDisplay implements AsyncDisposable, DisplayStandIn {
         else this.#log("warn", "displayFromNats(): a malformed host state");
       },
     });
-    this.#link.onReconnect = () => this.#announce();
+    this.#downSub = this.#link.nc.subscribe(this.#subjects.down(this.#id), {
+      callback: (err, msg) => {
+        if (err || this.#closing) return;
+        const d = parseDown(new TextDecoder().decode(msg.data));
+        if (!d) this.#log("warn", "displayFromNats(): a malformed message");
+        else if ((this.#tracks.state?.host ?? d.host) === d.host) {
+          this.#desk.deliver(d.items);
+        }
+      },
+    });
+    this.#link.onReconnect = () => {
+      this.#announce();
+      this.#reportViewers();
+    };
     this.#timers.push(
       setInterval(() => this.#announce(), ANNOUNCE_MS),
       setInterval(() => this.#reportViewers(), VIEWERS_MS),
@@ -240,32 +284,16 @@ export class RemoteDisplay implements AsyncDisposable, DisplayStandIn {
     this.#up({ t: "key", e: this.#id, k: key });
   }
 
-  /** A viewer's input: up to the host. */
+  /** A viewer's input (or its report of its view's size): up to the host, which decides. */
   input(ev: DisplayEvent): void {
     const { viewer, user: _user, ...event } = ev;
     this.#up({ t: "in", e: this.#id, v: viewer, ev: event });
   }
 
-  /** A viewer was admitted. */
-  joined(id: number, user: unknown): void {
-    const u = this.#userJson(user);
-    this.#users.set(id, u);
-    this.#up({ t: "join", e: this.#id, v: id, u });
-  }
-
-  /** A viewer left. */
-  left(id: number): void {
-    this.#users.delete(id);
-    this.#up({ t: "leave", e: this.#id, v: id });
-  }
-
   // --- NATS ---
 
   #up(m: UpMessage): void {
-    if (!this.#link.connected()) return;
-    try {
-      this.#link.nc.publish(this.#subjects.up, JSON.stringify(m));
-    } catch { /* closing */ }
+    sendUp(this.#link, this.#subjects, m);
   }
 
   #announce(): void {
@@ -282,14 +310,13 @@ export class RemoteDisplay implements AsyncDisposable, DisplayStandIn {
   }
 
   #reportViewers(): void {
-    // Admitted viewers only: those still in their handshake are nobody yet.
-    const list = this.#display.stats().viewerStats
-      .filter((s) => this.#users.has(s.id))
-      .map((s) => ({
-        v: s.id,
-        u: this.#users.get(s.id),
-        s: s as unknown as Record<string, unknown>,
-      }));
+    // Joined viewers only: those still in their handshake are nobody yet.
+    const list = this.#display.stats().viewerStats.flatMap((s) => {
+      const who = this.#desk.who(s.id);
+      return who
+        ? [{ ...who, s: s as unknown as Record<string, unknown> }]
+        : [];
+    });
     for (let i = 0; i < list.length; i += 200) {
       this.#up({
         t: "viewers",
@@ -337,6 +364,8 @@ export class RemoteDisplay implements AsyncDisposable, DisplayStandIn {
     const hub = internals(this.#display).hub;
     const changed = this.#tracks.setState(s);
     if (changed.host && this.#stats.messagesIn > 0) this.#stats.restarts++;
+    // A new host process knows none of the viewers here yet.
+    if (changed.host) this.#reportViewers();
     if (changed.settings) {
       this.#applySettings(s);
       // Subscriptions stay; the new tracks are asked for again.
@@ -372,25 +401,6 @@ export class RemoteDisplay implements AsyncDisposable, DisplayStandIn {
     for (const k of [...TUNABLE, "pixelRatio", "minKeyframeInterval"]) {
       opts[k] = next[k];
     }
-  }
-
-  /** What the hook returned, as JSON the host can read (undefined if it cannot be). */
-  #userJson(user: unknown): unknown {
-    if (user === undefined) return undefined;
-    try {
-      const text = JSON.stringify(user);
-      if (text !== undefined && text.length <= MAX_USER_JSON) {
-        return JSON.parse(text);
-      }
-    } catch { /* a cycle, a BigInt */ }
-    if (!this.#warnedUser) {
-      this.#warnedUser = true;
-      this.#log(
-        "warn",
-        `displayFromNats(): what authenticate returned cannot go to the host (not JSON, or over ${MAX_USER_JSON} bytes as JSON); its events carry no user`,
-      );
-    }
-    return undefined;
   }
 }
 
@@ -441,6 +451,12 @@ export async function displayFromNats(
   });
   const subjects = subjectsFor(prefix ?? "rfb", stream);
   const link = await openLink(where, options, log);
+  const id = processId();
+  const desk = new EdgeDesk({
+    edge: id,
+    up: (m) => sendUp(link, subjects, m),
+    log,
+  });
   let remote: RemoteDisplay | null = null;
   const tracks = new EdgeTracks({
     clock: resolved.clock,
@@ -456,12 +472,17 @@ export async function displayFromNats(
   }, {
     source: tracks,
     input: (ev) => remote?.input(ev),
-    watchers: {
-      joined: (id, user) => remote?.joined(id, user),
-      left: (id) => remote?.left(id),
-    },
+    desk,
   });
-  remote = new RemoteDisplay(display, tracks, link, subjects, log);
+  remote = new RemoteDisplay(
+    id,
+    display,
+    tracks,
+    desk,
+    link,
+    subjects,
+    log,
+  );
   try {
     await remote.start();
     await remote.firstState(Math.min(2000, resolved.authTimeout * 1000));

@@ -4,9 +4,13 @@
  * change and once a second; encodes only what edges announce they need,
  * once for all of them (`relay.ts`), expiring an edge's needs when it stops
  * announcing them; and takes back what edges send: IDR asks, their viewers
- * (with what each edge's auth hook returned), and input, which reaches the
- * display's `pollEvents()` with site-wide viewer ids, checked and rate
- * limited as a viewer's own input is.
+ * (who each edge's auth hook said they are, with their role), their input
+ * and their requests for control. Viewers at edges join the display's desk
+ * like its own (`RemoteViewers`): one desk decides who drives for the whole
+ * site, input reaches the display's `pollEvents()` with site-wide viewer
+ * ids only from viewers that drive (checked and rate limited as a viewer's
+ * own input is), and the desk's `presence` and `control` messages go back
+ * down to each edge (`down.ts`).
  *
  * @module
  */
@@ -18,6 +22,7 @@ import type { VideoChunk, VideoTrack } from "../hub/tracks.ts";
 import { consoleLogger, type Logger } from "../log.ts";
 import { safeLogger } from "../options.ts";
 import { type NegotiationOffer, validateEvent } from "../protocol.ts";
+import type { RemoteIdentity } from "../hub/remote_viewers.ts";
 import type { ViewerStats } from "../session/metrics.ts";
 import {
   checkLinkOptions,
@@ -26,6 +31,7 @@ import {
   openLink,
   processId,
 } from "./connect.ts";
+import { DownQueue } from "./down.ts";
 import { PictureRelay, type Relay, VideoRelay } from "./relay.ts";
 import {
   type HostState,
@@ -36,6 +42,7 @@ import {
   subjectsFor,
   type UnitHeader,
   type UpMessage,
+  type ViewerWho,
 } from "./wire.ts";
 
 /** Options for `publishToNats()`. */
@@ -97,6 +104,12 @@ export class HostLink implements AsyncDisposable {
   #warned = new Set<string>();
   #closing: Promise<void> | null = null;
   #stats = { messagesOut: 0, bytesOut: 0, inputIn: 0, dropped: 0 };
+  #down = new DownQueue(this.#id, (edge, m) => {
+    if (!this.#link.connected()) return;
+    try {
+      this.#link.nc.publish(this.#subjects.down(edge), JSON.stringify(m));
+    } catch { /* closing */ }
+  });
 
   /** Use `publishToNats()`. */
   constructor(hub: Hub, link: Link, subjects: Subjects, log: Logger) {
@@ -122,6 +135,9 @@ export class HostLink implements AsyncDisposable {
     });
     const changed = () =>
       this.#refreshOffer().then(() => this.#sendState(true));
+    this.#hub.remote.attach((edge, local, text) =>
+      this.#down.push(edge, local, text)
+    );
     this.#untap = this.#hub.addTap({
       pump: () => this.#pump(),
       chunk: (chunk, track) => this.#offerChunk(chunk, track),
@@ -156,6 +172,7 @@ export class HostLink implements AsyncDisposable {
       this.#sub?.unsubscribe();
       this.#relays.clear();
       this.#hub.remote.clear();
+      this.#down.clear();
       await this.#link.close();
     })();
     return this.#closing;
@@ -221,6 +238,7 @@ export class HostLink implements AsyncDisposable {
   }
 
   #tick(): void {
+    this.#hub.remote.expire(); // viewers of an edge that stopped reporting
     const now = Date.now();
     for (const [edge, until] of this.#edges) {
       if (until < now) this.#edges.delete(edge);
@@ -298,7 +316,7 @@ export class HostLink implements AsyncDisposable {
         this.#relays.get(m.k)?.keyframe();
         return;
       case "join":
-        this.#hub.remote.report(m.e, m.v, m.u, 10_000);
+        this.#hub.remote.report(m.e, m.v, identity(m), 10_000);
         return;
       case "leave":
         this.#hub.remote.remove(m.e, m.v);
@@ -308,7 +326,7 @@ export class HostLink implements AsyncDisposable {
           this.#hub.remote.report(
             m.e,
             r.v,
-            r.u,
+            identity(r),
             m.ttl,
             r.s as unknown as ViewerStats | undefined,
           );
@@ -317,6 +335,14 @@ export class HostLink implements AsyncDisposable {
       case "in":
         this.#input(m);
         return;
+      case "req":
+      case "rel": {
+        const viewer = this.#hub.remote.find(m.e, m.v);
+        if (!viewer) this.#stats.dropped++;
+        else if (m.t === "req") this.#hub.remote.request(viewer);
+        else this.#hub.remote.release(viewer, m.to);
+        return;
+      }
     }
   }
 
@@ -368,7 +394,7 @@ export class HostLink implements AsyncDisposable {
 
   #input(m: Extract<UpMessage, { t: "in" }>): void {
     const viewer = this.#hub.remote.find(m.e, m.v);
-    if (!viewer || !this.#hub.remote.input(viewer)) {
+    if (!viewer) {
       this.#stats.dropped++;
       return;
     }
@@ -377,11 +403,17 @@ export class HostLink implements AsyncDisposable {
       this.#drop(`an input event from edge ${m.e}: ${ev}`);
       return;
     }
+    // The desk decides, as for the host's own viewers: a viewer that does
+    // not drive has its input dropped (and counted).
+    const pass = this.#hub.remote.input(viewer, ev.type === "resize");
+    if (pass === "rate") this.#stats.dropped++;
+    if (pass !== "pass") return;
     this.#stats.inputIn++;
+    const { user } = viewer.identity;
     this.#hub.input(
-      viewer.user === undefined
+      user === undefined
         ? { ...ev, viewer: viewer.id }
-        : { ...ev, viewer: viewer.id, user: viewer.user },
+        : { ...ev, viewer: viewer.id, user },
     );
   }
 
@@ -443,4 +475,9 @@ export async function publishToNats(
     throw err;
   }
   return host;
+}
+
+/** Who an edge says its viewer is. */
+function identity(w: ViewerWho): RemoteIdentity {
+  return { name: w.n ?? null, role: w.r, user: w.u, transport: w.tr ?? null };
 }

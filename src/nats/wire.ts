@@ -3,8 +3,8 @@
  * pure and I/O-free: the subjects under a prefix, the names of encodings,
  * the binary messages that carry encoded pictures (a JSON header, then the
  * bytes, split in parts when larger than the server's `max_payload`), and
- * the JSON messages edges send up (needs, keyframe asks, viewers, input),
- * checked field by field.
+ * the JSON messages edges send up (needs, keyframe asks, viewers with who
+ * they are, input, requests for control), checked field by field.
  *
  * Subjects, for prefix `rfb` and stream `scene`:
  *
@@ -13,7 +13,8 @@
  * | `rfb.scene.state`       | host  | size, settings, offer, newest version, resting    |
  * | `rfb.scene.v.<enc>`     | host  | H.264 access units of one encoding (`h264-q0`)    |
  * | `rfb.scene.p.<enc>`     | host  | pictures of one encoding (`jpeg-80-live`)         |
- * | `rfb.scene.up`          | edges | needs, keyframe asks, viewers, input              |
+ * | `rfb.scene.up`          | edges | needs, keyframe asks, viewers, input, control     |
+ * | `rfb.scene.down.<edge>` | host  | `presence`/`control` messages for an edge's viewers (`down.ts`) |
  *
  * @module
  */
@@ -102,12 +103,22 @@ export interface UnitHeader {
   parts?: number;
 }
 
-/** One of a viewer's records, as an edge reports it. */
-export interface ViewerRecord {
+/** Who an edge's viewer is, as its edge's `authenticate` hook said. */
+export interface ViewerWho {
   /** The viewer's id at its edge. */
   v: number;
   /** What the edge's `authenticate` hook returned for it (as JSON). */
   u?: unknown;
+  /** Its name, or null. */
+  n?: string | null;
+  /** Its role (from the hook, or the edge's `defaultRole`). */
+  r: "control" | "view";
+  /** Its transport at the edge. */
+  tr?: Transport | null;
+}
+
+/** One of a viewer's records, as an edge reports it. */
+export interface ViewerRecord extends ViewerWho {
   /** Its figures (`ViewerStats`, as JSON). */
   s?: Record<string, unknown>;
 }
@@ -116,10 +127,12 @@ export interface ViewerRecord {
 export type UpMessage =
   | { t: "need"; e: string; k: string[]; ttl: number }
   | { t: "key"; e: string; k: string }
-  | { t: "join"; e: string; v: number; u?: unknown }
+  | ({ t: "join"; e: string } & ViewerWho)
   | { t: "leave"; e: string; v: number }
   | { t: "in"; e: string; v: number; ev: Record<string, unknown> }
-  | { t: "viewers"; e: string; ttl: number; l: ViewerRecord[] };
+  | { t: "viewers"; e: string; ttl: number; l: ViewerRecord[] }
+  | { t: "req"; e: string; v: number }
+  | { t: "rel"; e: string; v: number; to?: number };
 
 /** The subjects of one stream. */
 export interface Subjects {
@@ -127,6 +140,8 @@ export interface Subjects {
   state: string;
   /** Edges → host. */
   up: string;
+  /** Host → one edge: messages for its viewers. */
+  down(edge: string): string;
   /** H.264 units of an encoding. */
   video(key: string): string;
   /** Pictures of an encoding. */
@@ -199,6 +214,7 @@ export function subjectsFor(prefix: string, stream: string): Subjects {
   return {
     state: `${base}.state`,
     up: `${base}.up`,
+    down: (edge) => `${base}.down.${edge}`,
     video: (key) => `${base}.v.${key}`,
     picture: (key) => `${base}.p.${key}`,
   };
@@ -447,6 +463,13 @@ export function parseUp(text: string): UpMessage | null {
   }
   const id = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0;
   const ttl = (x: unknown) => typeof x === "number" && x > 0 && x <= 60_000;
+  // Who a viewer is: its id, a role, a name if any (cut), a transport if any.
+  const who = (r: Record<string, unknown>) => {
+    if (typeof r.n === "string") r.n = r.n.slice(0, 128);
+    return id(r.v) && (r.r === "control" || r.r === "view") &&
+      (r.n === undefined || r.n === null || typeof r.n === "string") &&
+      [undefined, null, "image", "webcodecs"].includes(r.tr as string);
+  };
   switch (m.t) {
     case "need":
       return Array.isArray(m.k) && m.k.length <= 64 &&
@@ -456,8 +479,14 @@ export function parseUp(text: string): UpMessage | null {
     case "key":
       return typeof m.k === "string" ? m as UpMessage : null;
     case "join":
+      return who(m) ? m as UpMessage : null;
     case "leave":
+    case "req":
       return id(m.v) ? m as UpMessage : null;
+    case "rel":
+      return id(m.v) && (m.to === undefined || id(m.to))
+        ? m as UpMessage
+        : null;
     case "in": {
       const ev = m.ev as Record<string, unknown> | null;
       return id(m.v) && typeof ev === "object" && ev !== null &&
@@ -468,7 +497,7 @@ export function parseUp(text: string): UpMessage | null {
     case "viewers":
       return ttl(m.ttl) && Array.isArray(m.l) && m.l.length <= 10_000 &&
           m.l.every((r) =>
-            typeof r === "object" && r !== null && id(r.v) &&
+            typeof r === "object" && r !== null && who(r) &&
             (r.s === undefined || (typeof r.s === "object" && r.s !== null))
           )
         ? m as UpMessage

@@ -117,11 +117,6 @@ export class Session {
     });
   }
 
-  /** What the `authenticate` hook returned for this viewer (undefined without a hook, or before). */
-  get user(): unknown {
-    return this.#identity?.user;
-  }
-
   /** The negotiated transport, or null before `config`. */
   get transport(): "image" | "webcodecs" | null {
     return this.#state === "open"
