@@ -1,7 +1,8 @@
 // The NATS wire format on its own: subjects and stream tokens, encoding
 // names both ways, units packed and split in parts and put back together
 // (a lost part drops the message, never a wrong picture), and the checks
-// on what edges send up and on the host's state.
+// on what edges send up, on the host's state and on its messages for edge
+// viewers (batched per edge, each text once).
 
 import assert from "node:assert/strict";
 import {
@@ -17,6 +18,13 @@ import {
   type UnitHeader,
   unpackUnit,
 } from "../src/nats/wire.ts";
+import {
+  DOWN_BATCH,
+  type DownMessage,
+  DownQueue,
+  parseDown,
+} from "../src/nats/down.ts";
+import { controlMessage, presenceMessage } from "../src/protocol.ts";
 
 const header: UnitHeader = {
   host: "h1",
@@ -123,9 +131,43 @@ Deno.test("nats wire: what edges send up is checked field by field", () => {
     parseUp('{"t":"need","e":"e1","k":["jpeg-80-live"],"ttl":5000}')?.t,
     "need",
   );
+  assert.deepEqual(
+    parseUp(
+      '{"t":"join","e":"e1","v":3,"u":{"name":"Ada"},"n":"Ada","r":"view","tr":"image"}',
+    ),
+    {
+      t: "join",
+      e: "e1",
+      v: 3,
+      u: { name: "Ada" },
+      n: "Ada",
+      r: "view",
+      tr: "image",
+    },
+  );
+  // A long name is cut, not refused.
+  const long = parseUp(
+    JSON.stringify({
+      t: "join",
+      e: "e1",
+      v: 3,
+      n: "x".repeat(500),
+      r: "control",
+    }),
+  ) as { n: string };
+  assert.equal(long.n.length, 128);
+  assert.equal(parseUp('{"t":"req","e":"e1","v":3}')?.t, "req");
+  assert.deepEqual(parseUp('{"t":"rel","e":"e1","v":3,"to":9}'), {
+    t: "rel",
+    e: "e1",
+    v: 3,
+    to: 9,
+  });
   assert.equal(
-    parseUp('{"t":"join","e":"e1","v":3,"u":{"name":"Ada"}}')?.t,
-    "join",
+    parseUp(
+      '{"t":"viewers","e":"e1","ttl":5000,"l":[{"v":3,"r":"control","s":{}}]}',
+    )?.t,
+    "viewers",
   );
   assert.equal(
     parseUp('{"t":"in","e":"e1","v":3,"ev":{"type":"key_down","key":"a"}}')?.t,
@@ -139,7 +181,14 @@ Deno.test("nats wire: what edges send up is checked field by field", () => {
       '{"t":"need","e":"e1","k":[1],"ttl":5000}',
       '{"t":"need","e":"e1","k":[],"ttl":0}',
       '{"t":"need","e":"e1","k":[],"ttl":1e9}',
-      '{"t":"join","e":"e1","v":-1}',
+      '{"t":"join","e":"e1","v":-1,"r":"view"}',
+      '{"t":"join","e":"e1","v":1}', // no role: the edge must say
+      '{"t":"join","e":"e1","v":1,"r":"admin"}',
+      '{"t":"join","e":"e1","v":1,"r":"view","n":7}',
+      '{"t":"join","e":"e1","v":1,"r":"view","tr":"carrier-pigeon"}',
+      '{"t":"req","e":"e1"}',
+      '{"t":"rel","e":"e1","v":1,"to":"everyone"}',
+      '{"t":"viewers","e":"e1","ttl":5000,"l":[{"v":3}]}',
       '{"t":"in","e":"e1","v":1,"ev":null}',
       '{"t":"viewers","e":"e1","ttl":5000,"l":[{"v":"x"}]}',
       '{"t":"other","e":"e1"}',
@@ -147,4 +196,63 @@ Deno.test("nats wire: what edges send up is checked field by field", () => {
   ) assert.equal(parseUp(bad), null, bad);
   assert.equal(parseState("{}"), null);
   assert.equal(parseState('{"t":"state","host":"h","version":-1}'), null);
+});
+
+Deno.test("nats wire: the host's messages for edge viewers go once per edge per round, each text once; edges refuse anything but presence and control", async () => {
+  const sent: Array<[string, DownMessage]> = [];
+  const q = new DownQueue("h1", (edge, m) => sent.push([edge, m]));
+  const presence = presenceMessage({
+    type: "presence",
+    viewers: 3,
+    driving: 1,
+    drivers: [{ id: 1, name: "Ada" }],
+    requests: [],
+  });
+  const control = (you: number) =>
+    controlMessage({
+      type: "control",
+      you,
+      role: "control",
+      mode: "exclusive",
+      driving: you === 1,
+      requested: false,
+    });
+  for (const v of [1, 2]) {
+    q.push("e1", v, presence);
+    q.push("e1", v, control(v));
+  }
+  q.push("e2", 7, presence);
+  await Promise.resolve(); // one round: a microtask
+  assert.deepEqual(sent.map(([e, m]) => [e, m.x.length, m.m.length]), [
+    ["e1", 3, 4], // the presence text once, two controls
+    ["e2", 1, 1],
+  ]);
+  const read = parseDown(JSON.stringify(sent[0][1]))!;
+  assert.equal(read.host, "h1");
+  assert.deepEqual(
+    read.items.map((i) => [i.viewer, i.text === presence, i.control?.driving]),
+    [[1, true, undefined], [1, false, true], [2, true, undefined], [
+      2,
+      false,
+      false,
+    ]],
+  );
+  // A big edge's round goes in several messages.
+  sent.length = 0;
+  for (let v = 0; v < DOWN_BATCH + 1; v++) q.push("e1", v, presence);
+  q.flush();
+  assert.deepEqual(sent.map(([, m]) => m.m.length), [DOWN_BATCH, 1]);
+  for (
+    const bad of [
+      "nope",
+      '{"t":"down","host":"h","x":["{}"],"m":[[1,0]]}', // not a message a viewer gets
+      '{"t":"down","host":"h","x":["{\\"type\\":\\"config\\"}"],"m":[[1,0]]}',
+      '{"t":"down","host":"h","x":["{\\"type\\":\\"control\\",\\"you\\":1}"],"m":[[1,0]]}',
+      `{"t":"down","host":"h","x":[${JSON.stringify(presence)}],"m":[[1,1]]}`, // no such text
+      `{"t":"down","host":"h","x":[${
+        JSON.stringify(presence)
+      }],"m":[["1","0"]]}`,
+      `{"t":"down","x":[],"m":[]}`,
+    ]
+  ) assert.equal(parseDown(bad), null, bad);
 });
