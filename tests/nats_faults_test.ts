@@ -1,9 +1,9 @@
 // The fault cases of the host → NATS → edge path, with a real nats-server
 // and hosts and edges in processes of their own: the NATS server restarted
 // (the stream resumes within 5 s, no viewer closed), the host restarted
-// (edges keep their viewers and send them the new stream's config), a slow
-// (stopped) edge (the host and the other edge go on at full rate), and an
-// edge killed (its viewers, real Chromium pages behind a load balancer,
+// (edges keep their viewers, send them the new stream's config, and the new
+// host's desk takes them up), a slow (stopped) edge (the host and the other
+// edge go on at full rate), and an edge killed (its viewers, real Chromium pages behind a load balancer,
 // reconnect to another edge and draw frames again within 3 s).
 
 import assert from "node:assert/strict";
@@ -64,7 +64,7 @@ Deno.test("nats faults: the NATS server restarted: host and edge reconnect, the 
   await display.close();
 });
 
-Deno.test("nats faults: the host restarted: the edge keeps its viewers and sends them the new stream's config", async () => {
+Deno.test("nats faults: the host restarted: the edge keeps its viewers and sends them the new stream's config; the new host says where they stand", async () => {
   await using nats = await NatsServer.start();
   let host = await NatsProc.host(nats.url, "scene", 160, 120, 20, "image");
   await using remote = await displayFromNats({
@@ -82,6 +82,8 @@ Deno.test("nats faults: the host restarted: the edge keeps its viewers and sends
     );
     assert.equal((await viewer.nextText("config")).width, 160);
     await viewer.nextFrame(5000);
+    const controls = () => viewer.texts.filter((m) => m.type === "control");
+    await until(() => controls().length === 1, 5000, "the host's control");
     await host[Symbol.asyncDispose]();
     await sleep(1500); // no host: the viewer waits, open
     assert.ok(viewer.isOpen);
@@ -96,6 +98,10 @@ Deno.test("nats faults: the host restarted: the edge keeps its viewers and sends
     );
     assert.ok(viewer.isOpen, "the viewer was never closed");
     assert.equal(remote.linkStats().restarts, 1);
+    // The new host's desk knows the viewer (the edge told it at once) and
+    // says where it stands.
+    await until(() => controls().length === 2, 5000, "the new host's control");
+    assert.equal(controls()[1].driving, true);
   } finally {
     await host[Symbol.asyncDispose]();
     await server.shutdown();
