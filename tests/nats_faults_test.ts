@@ -3,8 +3,9 @@
 // (the stream resumes within 5 s, no viewer closed), the host restarted
 // (edges keep their viewers, send them the new stream's config, and the new
 // host's desk takes them up), a slow (stopped) edge (the host and the other
-// edge go on at full rate), and an edge killed (its viewers, real Chromium pages behind a load balancer,
-// reconnect to another edge and draw frames again within 3 s).
+// edge go on at full rate), and an edge killed (its viewers, real Chromium
+// pages behind a load balancer, reconnect to another edge and draw frames
+// again within 3 s).
 
 import assert from "node:assert/strict";
 import { Display, handler } from "../mod.ts";
