@@ -11,8 +11,7 @@
  * @module
  */
 
-import type { ViewerPresence } from "../hub/presence.ts";
-import type { StreamDesk } from "../hub/presence.ts";
+import type { StreamDesk, ViewerPresence } from "../hub/presence.ts";
 import type { Logger } from "../log.ts";
 import type { ControlMessage } from "../protocol.ts";
 import type { ViewerIdentity } from "../session/identity.ts";
