@@ -40,6 +40,7 @@ export type {
 export { RfbServer, serve, serveServer } from "./src/http/server.ts";
 export { handler } from "./src/http/handler.ts";
 export type {
+  DisplayStandIn,
   HandlerOptions,
   RequestInfo,
   RfbHandler,

@@ -24,6 +24,9 @@
  *   (`tc tbf`, `iptables` loss; needs root): glass-to-glass, frames drawn,
  *   gaps and quality steps at 20-1 Mbit/s, under loss, through a rate
  *   change and with a second viewer on another link.
+ * - nats (bench/nats.ts): a render host and edge servers through a local
+ *   nats-server: the host's CPU against edges, glass-to-glass through an
+ *   edge, join time, an edge's capacity, bytes through NATS.
  * - record (bench/record.ts): a recording's cost per frame on the shared
  *   encoder's units beside the encode, and its bytes per second.
  *
@@ -41,6 +44,7 @@ import { type CostRow, h264Benchmark } from "./h264.ts";
 import { imageBenchmark } from "./image.ts";
 import { latencies, latencyBenchmark, type LatencyReport } from "./latency.ts";
 import { linksBenchmark } from "./links.ts";
+import { natsBenchmark } from "./nats.ts";
 import { memoryBenchmark } from "./memory.ts";
 import { recordBenchmark } from "./record.ts";
 import { renderRing } from "./scene.ts";
@@ -65,6 +69,7 @@ const PARTS = [
   "memory",
   "front",
   "links",
+  "nats",
   "record",
 ] as const;
 type Part = typeof PARTS[number];
@@ -217,6 +222,7 @@ async function main(args: string[]): Promise<void> {
   if (want.has("memory")) say(await memoryBenchmark());
   if (want.has("front")) sections.push(await frontBenchmark(rings));
   if (want.has("links")) say((await linksBenchmark()).text);
+  if (want.has("nats")) say((await natsBenchmark()).text);
   if (want.has("record")) say(await recordBenchmark(rings));
 
   const svg = full && latency?.cases.length && cost.length &&

@@ -4,6 +4,7 @@
  *
  * ```sh
  * deno task demo --pattern paint --port 8000 --width 1280 --height 720
+ * deno task demo --nats --pattern paint   # a host and two edges through NATS
  * ```
  *
  * @module
@@ -11,6 +12,7 @@
 
 import { parseArgs } from "node:util";
 import { createDemo } from "./app.tsx";
+import { startNatsDemo } from "./nats.ts";
 import { SCENES } from "./scenes/patterns.ts";
 
 const HELP = `Usage: deno task demo [options]
@@ -31,6 +33,10 @@ Options:
   --transport <t>   auto, image or webcodecs (default auto)
   --no-gpu          skip the WebGPU scene
   --seconds <n>     stop after this many seconds (default: run until Ctrl+C)
+  --nats            instead of the site: one scene from a render host (--port)
+                    and two edge servers (the next two ports) through a local
+                    nats-server (Debian's nats-server, started on a free port)
+  --nats-url <url>  with --nats: use this NATS server instead
   -h, --help        show this help
 `;
 
@@ -68,6 +74,8 @@ if (import.meta.main) {
         transport: { type: "string" },
         "no-gpu": { type: "boolean" },
         seconds: { type: "string" },
+        nats: { type: "boolean" },
+        "nats-url": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -91,47 +99,79 @@ if (import.meta.main) {
   const allowedHosts = values["allowed-hosts"]?.split(",").map((h) =>
     h.trim()
   ).filter(Boolean) ?? (loopback ? ["loopback"] : ["*"]);
-  let demo;
-  try {
-    demo = await createDemo({
-      allowedHosts,
-      pattern: values.pattern,
-      width: int("width", values.width, 1280),
-      height: int("height", values.height, 720),
-      fps: int("fps", values.fps, 30),
-      transport: transport as "auto",
-      noGpu: values["no-gpu"],
-    });
-  } catch (err) {
-    fail(`demo: ${(err as Error).message}`);
-  }
-  let http: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    http = Deno.serve({
-      port: int("port", values.port, 8000),
-      hostname,
-      onListen() {},
-    }, demo.fetch);
-  } catch (err) {
-    await demo.close();
-    fail(`demo: cannot listen: ${(err as Error).message}`);
-  }
-  const shown = hostname === "0.0.0.0" || hostname === "::"
-    ? "localhost"
-    : hostname;
-  console.log(
-    `@rfb/core demo${
-      demo.gpuUnavailable ? ` (WebGPU scene off: ${demo.gpuUnavailable})` : ""
-    }`,
-  );
-  console.log(`open http://${shown}:${http.addr.port}/`);
-  const stop = async () => {
-    await demo.close();
-    await http.shutdown();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  if (values.seconds !== undefined) {
-    setTimeout(stop, int("seconds", values.seconds, 0) * 1000);
+  if (values.nats) {
+    let nats;
+    try {
+      nats = await startNatsDemo({
+        port: int("port", values.port, 8000),
+        hostname,
+        allowedHosts,
+        pattern: values.pattern ?? "paint",
+        width: int("width", values.width, 1280),
+        height: int("height", values.height, 720),
+        fps: int("fps", values.fps, 30),
+        transport: transport as "auto",
+        natsUrl: values["nats-url"],
+      });
+    } catch (err) {
+      fail(`demo: ${(err as Error).message}`);
+    }
+    console.log(`@rfb/core demo through NATS (${nats.natsUrl})`);
+    console.log(`render host: open ${nats.hostUrl}`);
+    for (const [i, url] of nats.edgeUrls.entries()) {
+      console.log(`edge ${i + 1}:      open ${url}`);
+    }
+    const stop = async () => {
+      await nats.close();
+      Deno.exit(0);
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    if (values.seconds !== undefined) {
+      setTimeout(stop, int("seconds", values.seconds, 0) * 1000);
+    }
+  } else {
+    let demo;
+    try {
+      demo = await createDemo({
+        allowedHosts,
+        pattern: values.pattern,
+        width: int("width", values.width, 1280),
+        height: int("height", values.height, 720),
+        fps: int("fps", values.fps, 30),
+        transport: transport as "auto",
+        noGpu: values["no-gpu"],
+      });
+    } catch (err) {
+      fail(`demo: ${(err as Error).message}`);
+    }
+    let http: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      http = Deno.serve({
+        port: int("port", values.port, 8000),
+        hostname,
+        onListen() {},
+      }, demo.fetch);
+    } catch (err) {
+      await demo.close();
+      fail(`demo: cannot listen: ${(err as Error).message}`);
+    }
+    const shown = hostname === "0.0.0.0" || hostname === "::"
+      ? "localhost"
+      : hostname;
+    console.log(
+      `@rfb/core demo${
+        demo.gpuUnavailable ? ` (WebGPU scene off: ${demo.gpuUnavailable})` : ""
+      }`,
+    );
+    console.log(`open http://${shown}:${http.addr.port}/`);
+    const stop = async () => {
+      await demo.close();
+      await http.shutdown();
+      Deno.exit(0);
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    if (values.seconds !== undefined) {
+      setTimeout(stop, int("seconds", values.seconds, 0) * 1000);
+    }
   }
 }

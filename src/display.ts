@@ -16,6 +16,7 @@ import {
   type FrameInput,
   type YuvPlanes,
 } from "./frame.ts";
+import { takeSlot, withSlot } from "./display_slot.ts";
 import { Hub } from "./hub/hub.ts";
 import { consoleLogger } from "./log.ts";
 import { notebookBundle } from "./notebook.ts";
@@ -74,12 +75,11 @@ export interface DisplayInternals {
   publishPlanes(rgba: Uint8Array | null, yuv: YuvPlanes | null): void;
   /** Which frame forms the negotiated viewers need now. */
   needs(): { rgba: boolean; yuv: boolean };
+  /** The stream's hub. */
+  hub: Hub;
 }
 
 const internalsOf = new WeakMap<Display, DisplayInternals>();
-
-/** The name the next `new Display` takes (set only by `namedDisplay`). */
-let nextName = "default";
 
 /**
  * A display with a stream name other than `"default"`, for
@@ -97,12 +97,10 @@ export function namedDisplay(
   height: number,
   options: DisplayOptions,
 ): Display {
-  nextName = name;
-  try {
-    return new Display(width, height, options);
-  } finally {
-    nextName = "default";
-  }
+  return withSlot(
+    { name, sourced: null },
+    () => new Display(width, height, options),
+  );
 }
 
 /**
@@ -154,8 +152,7 @@ export class Display implements AsyncDisposable {
    * @param options encoding, flow-control and auth settings
    */
   constructor(width: number, height: number, options: DisplayOptions = {}) {
-    const name = nextName;
-    nextName = "default";
+    const { name, sourced } = takeSlot();
     checkSize("Display", width, height);
     this.#opts = resolveDisplayOptions(options, "Display", {
       logger: consoleLogger,
@@ -168,7 +165,9 @@ export class Display implements AsyncDisposable {
       options: this.#opts,
       width,
       height,
-      input: (ev) => this.#events.push(ev),
+      input: sourced?.input ?? ((ev) => this.#events.push(ev)),
+      source: sourced?.source,
+      desk: sourced?.desk,
     });
     internalsOf.set(this, {
       accept: (socket, req) => this.#hub.accept(socket, req),
@@ -184,6 +183,7 @@ export class Display implements AsyncDisposable {
           this.#opts.pixelRatio,
         ),
       needs: () => this.#hub.needs(),
+      hub: this.#hub,
     });
   }
 

@@ -25,11 +25,15 @@ export interface ControlRequestEvent {
  * control), with who sent it.
  */
 export type DisplayEvent = (InputEvent | ControlRequestEvent) & {
-  /** The id of the viewer that sent it (as in `Display.presence()`). */
+  /**
+   * The id of the viewer that sent it (as in `Display.presence()`); unique
+   * across a site, viewers at edge servers included.
+   */
   viewer: number;
   /**
    * What the `authenticate` hook returned for that viewer, as given (e.g.
-   * `{ id, name, role }`); absent when no hook runs.
+   * `{ id, name, role }`); for a viewer at an edge server, what the edge's
+   * hook returned, as JSON. Absent when no hook runs.
    */
   user?: unknown;
 };

@@ -1,10 +1,12 @@
 // The demo site: pages, JSON API, sign-in and the protected stream, the CLI, and the gallery
-// live in Chromium (several viewers of one stream in sync).
+// live in Chromium (several viewers of one stream in sync); `--nats`: a
+// host and two edges through a local nats-server.
 
 import assert from "node:assert/strict";
 import { createDemo } from "../demo/app.tsx";
+import { startNatsDemo } from "../demo/nats.ts";
 import { browserMissing, launch, screenPixels } from "./_browser.ts";
-import { pixelAt, TestViewer, until } from "./_viewer.ts";
+import { decodeImage, pixelAt, TestViewer, until } from "./_viewer.ts";
 
 async function start(noGpu = true) {
   const demo = await createDemo({
@@ -273,4 +275,42 @@ Deno.test({
       await browser.close();
     }
   },
+});
+
+Deno.test("demo --nats: one scene from a host and two edges; drawing at one edge shows at the other", async () => {
+  const nats = await startNatsDemo({
+    port: 0,
+    hostname: "127.0.0.1",
+    allowedHosts: ["loopback"],
+    pattern: "paint",
+    width: 160,
+    height: 120,
+    fps: 30,
+    transport: "image",
+  });
+  try {
+    const [one, two] = nats.edgeUrls.map((u) => u.replace(/^http/, "ws"));
+    await using painter = await TestViewer.open(one);
+    await using watcher = await TestViewer.open(two);
+    await painter.nextFrame(5000);
+    const blank = await decodeImage((await watcher.nextFrame(5000)).payload);
+    assert.deepEqual(pixelAt(blank, 80, 60), [255, 255, 255]);
+    painter.send({
+      type: "event",
+      event: { type: "pointer_down", x: 80, y: 60, button: 1, buttons: [1] },
+    });
+    // The stroke reaches the host through edge one; edge two shows it.
+    const end = Date.now() + 5000;
+    let px = pixelAt(blank, 80, 60);
+    while (!(px[2] > px[0] + 60) && Date.now() < end) {
+      px = pixelAt(
+        await decodeImage((await watcher.nextFrame(5000)).payload),
+        80,
+        60,
+      );
+    }
+    assert.ok(px[2] > px[0] + 60, `the stroke at edge two: ${px}`);
+  } finally {
+    await nats.close();
+  }
 });

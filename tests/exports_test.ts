@@ -1,6 +1,7 @@
 // What each public path exports, and that the docs show the public paths:
 // `@rfb/core` is what an app needs, `@rfb/core/protocol` the wire protocol,
-// `@rfb/core/client` the browser client; every doc example imports public
+// `@rfb/core/client` the browser client, `@rfb/core/nats` the relay to
+// edge servers; every doc example imports public
 // names from the public path; `Display`'s constructor shows no internal
 // parameter.
 
@@ -62,13 +63,14 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out;
 }
 
-Deno.test("deno.json exports the app API, the protocol and the browser client", async () => {
+Deno.test("deno.json exports the app API, the protocol, the browser client and the NATS relay", async () => {
   const config = JSON.parse(await Deno.readTextFile(`${root}/deno.json`));
   assert.equal(config.name, "@rfb/core");
   assert.deepEqual(config.exports, {
     ".": "./mod.ts",
     "./protocol": "./src/protocol.ts",
     "./client": "./client/mod.ts",
+    "./nats": "./src/nats/mod.ts",
   });
 });
 
@@ -97,6 +99,9 @@ Deno.test("doc examples import public names from @rfb/core, @rfb/core/protocol o
     "@rfb/core/protocol": new Set(Object.keys(protocol)),
     "@rfb/core/client": exportedNames(
       await Deno.readTextFile(`${root}/client/mod.ts`),
+    ),
+    "@rfb/core/nats": exportedNames(
+      await Deno.readTextFile(`${root}/src/nats/mod.ts`),
     ),
   };
   for (

@@ -17,9 +17,15 @@
 
 import type { Display } from "../display.ts";
 import { createRouter } from "./router.ts";
-import type { HandlerOptions, RfbHandler, StreamDirectory } from "./types.ts";
+import type {
+  DisplayStandIn,
+  HandlerOptions,
+  RfbHandler,
+  StreamDirectory,
+} from "./types.ts";
 
 export type {
+  DisplayStandIn,
   HandlerOptions,
   RequestInfo,
   RfbHandler,
@@ -33,7 +39,8 @@ const PING_SECONDS = 30;
 /**
  * Make a request handler for a display or a server.
  *
- * For a single `Display`, every path reaches it: its viewer page (the
+ * For a single `Display` (or a `RemoteDisplay` from `@rfb/core/nats`, a
+ * stream relayed from a render host), every path reaches it: its viewer page (the
  * client inlined, so the page works under any mount) and its WebSocket.
  * For an `RfbServer`, the path after `prefix` names the stream (`/` is
  * `default`, or the list of streams when there is none); an unknown name is
@@ -59,7 +66,7 @@ const PING_SECONDS = 30;
  * ```
  */
 export function handler(
-  target: Display | StreamDirectory,
+  target: Display | StreamDirectory | DisplayStandIn,
   options: HandlerOptions = {},
 ): RfbHandler {
   const router = createRouter(target, options);

@@ -15,7 +15,8 @@
  * @module
  */
 
-import { Display, internals } from "../display.ts";
+import { type Display, internals } from "../display.ts";
+import { displayBehind } from "../sourced_display.ts";
 import { consoleLogger, logSafe } from "../log.ts";
 import {
   type Authenticate,
@@ -27,7 +28,12 @@ import type { SessionRequest, ViewerSocket } from "../session/types.ts";
 import { systemClock } from "../clock.ts";
 import { parseCookies } from "./auth.ts";
 import { hostnameOf, isLoopbackHost, originAllowed } from "./origin.ts";
-import type { HandlerOptions, RequestInfo, StreamDirectory } from "./types.ts";
+import type {
+  DisplayStandIn,
+  HandlerOptions,
+  RequestInfo,
+  StreamDirectory,
+} from "./types.ts";
 import { UnknownStream } from "./unknown_stream.ts";
 import { GUARD_HEADERS, viewerPageResponse } from "./viewer_page.ts";
 import { indexPageResponse } from "./index_page.ts";
@@ -137,11 +143,16 @@ export function isUpgrade(request: Request): boolean {
  * ```
  */
 export function createRouter(
-  target: Display | StreamDirectory,
+  target: Display | StreamDirectory | DisplayStandIn,
   options: HandlerOptions = {},
 ): Router {
   checkAllowedOrigins("handler()", options.allowedOrigins);
-  const single = target instanceof Display ? target : null;
+  const single = displayBehind(target);
+  if (!single && typeof (target as StreamDirectory)?.streams !== "function") {
+    throw new TypeError(
+      "handler(): serves a Display, a RemoteDisplay (@rfb/core/nats) or a server's streams (RfbServer)",
+    );
+  }
   const server = single ? null : target as StreamDirectory;
   const prefix = (options.prefix ?? "").replace(/\/+$/, "");
   const authenticate = options.authenticate ?? server?.options.authenticate;

@@ -10,10 +10,12 @@
 
 import { systemClock } from "../clock.ts";
 import { type Display, internals, namedDisplay } from "../display.ts";
+import { displayBehind } from "../sourced_display.ts";
 import { handler } from "./handler.ts";
 import { Front } from "./front.ts";
 import { createRouter } from "./router.ts";
 import {
+  type DisplayStandIn,
   RESERVED_NAMES,
   type RfbHandler,
   type StreamDirectory,
@@ -169,6 +171,42 @@ export class RfbServer implements AsyncDisposable, StreamDirectory {
     this.#streams.set(name, display);
     this.#attach(name, display);
     return display;
+  }
+
+  /**
+   * Serve a stream made elsewhere under its own name: a `RemoteDisplay`
+   * from `@rfb/core/nats` (a render host's stream relayed through NATS).
+   * `stream(name)` then returns the display behind it, which serves
+   * viewers but takes no frames (its `publish` throws).
+   *
+   * @example
+   * ```ts ignore
+   * import { displayFromNats } from "@rfb/core/nats";
+   * const remote = await displayFromNats({ servers: "nats://127.0.0.1:4222", stream: "scene" });
+   * server.add(remote); // served at /scene
+   * ```
+   */
+  add(stream: DisplayStandIn): void {
+    if (this.#closing) throw new Error("add(): the server is closed");
+    const display = displayBehind(stream);
+    if (!display || display.closed) {
+      throw new TypeError(
+        "add(): takes a RemoteDisplay from @rfb/core/nats that is open (a Display is added with addStream)",
+      );
+    }
+    const name = display.name;
+    if (!STREAM_NAME.test(name) || RESERVED_NAMES.has(name)) {
+      throw new TypeError(
+        `add(): stream name must be 1-64 of A-Z a-z 0-9 . _ ~ - and not one of ${
+          [...RESERVED_NAMES].join(", ")
+        }; got ${JSON.stringify(name)} (give the remote display a 'name')`,
+      );
+    }
+    if (this.#streams.has(name)) {
+      throw new Error(`add(): a stream named '${name}' already exists`);
+    }
+    this.#streams.set(name, display);
+    this.#attach(name, display);
   }
 
   /**

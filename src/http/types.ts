@@ -26,6 +26,20 @@ export interface StreamDirectory {
   streams(): Display[];
 }
 
+/**
+ * An object served in a display's place: a `RemoteDisplay` from
+ * `@rfb/core/nats` (a stream relayed from a render host, which has no
+ * `publish`). Only such objects made by this library are accepted.
+ */
+export interface DisplayStandIn {
+  /** The stream's name. */
+  readonly name: string;
+  /** Viewers connected here. */
+  readonly viewers: number;
+  /** True after `close()`. */
+  readonly closed: boolean;
+}
+
 /** Options for `handler()`. */
 export interface HandlerOptions {
   /** The path the handler is mounted under, e.g. `"/rfb"`; stripped before routing. */

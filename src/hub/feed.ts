@@ -9,9 +9,15 @@
  */
 
 import type { Clock, TimerHandle } from "../clock.ts";
+import {
+  IMAGE_MIME,
+  type ImageFormat,
+  type NegotiationOffer,
+} from "../protocol.ts";
 import type {
   EncodedPicture,
   PictureTrack,
+  TrackSource,
   VideoChunk,
   VideoTrack,
 } from "./tracks.ts";
@@ -160,6 +166,11 @@ export class FedVideo implements VideoTrack {
     }
   }
 
+  /** Units were lost upstream: the next one is out of order (viewers wait for an IDR). */
+  skip(): void {
+    this.#index++;
+  }
+
   /** Take the next unit as stream version `version`; returns it as a chunk. */
   put(unit: EncodedVideo, version: number): VideoChunk {
     if (unit.keyframe) this.#wantKey = false;
@@ -183,5 +194,183 @@ export class FedVideo implements VideoTrack {
   close(): void {
     if (this.#retry !== null) this.#o.clock.clearTimeout(this.#retry);
     this.#retry = null;
+  }
+}
+
+/** How to make a `Feed`. */
+export interface FeedSettings {
+  /** Ask whoever encodes for an IDR. */
+  requestKeyframe: () => void;
+  /** The H.264 codec string, when known before the first unit. */
+  codec?: string;
+  /** Seconds between IDR asks while none has come. */
+  minKeyframeInterval: number;
+  /** Frame duration to assume, microseconds. */
+  durationUs: number;
+  /** The longest wait for the first unit before negotiating, seconds. */
+  firstTimeout: number;
+  /** Time source. */
+  clock: Clock;
+  /** Look for work (an ask is due again). */
+  wake: () => void;
+}
+
+/**
+ * The tracks of a hub given encoded units by the app (`Hub.feedVideo`,
+ * `Hub.feedPicture`): one video track and one picture track for every
+ * viewer, whatever its quality step.
+ *
+ * @example
+ * ```ts
+ * import { Feed } from "./feed.ts";
+ * import { systemClock } from "../clock.ts";
+ * const feed = new Feed({
+ *   requestKeyframe: () => {}, minKeyframeInterval: 0.25, durationUs: 33_333,
+ *   firstTimeout: 1, clock: systemClock, wake: () => {},
+ * });
+ * feed.putPicture({ bytes: new Uint8Array(3), mime: "image/jpeg", width: 1, height: 1, timestampUs: 0 });
+ * console.log(feed.newest()); // 1
+ * feed.close();
+ * ```
+ */
+export class Feed implements TrackSource {
+  /** The video track. */
+  readonly videoTrack: FedVideo;
+  /** The picture track. */
+  readonly pictureTrack: FedPictures = new FedPictures();
+  #o: FeedSettings;
+  #version = 0;
+  #arrived = () => {};
+  #first: Promise<void>;
+  #closed = false;
+
+  /** Make an empty feed. */
+  constructor(o: FeedSettings) {
+    this.#o = o;
+    this.#first = new Promise<void>((resolve) => this.#arrived = resolve);
+    this.videoTrack = new FedVideo(o);
+  }
+
+  /** Check an access unit; throws a `TypeError` when it is malformed. */
+  static checkVideo(unit: EncodedVideo): void {
+    if (!(unit?.data instanceof Uint8Array) || unit.data.length === 0) {
+      throw new TypeError("feedVideo(): data must be a non-empty Uint8Array");
+    }
+    if (typeof unit.codec !== "string" || !/^avc1\./.test(unit.codec)) {
+      throw new TypeError(
+        `feedVideo(): codec must be an avc1 codec string, got ${
+          JSON.stringify(unit.codec)
+        }`,
+      );
+    }
+  }
+
+  /** Check a picture; throws a `TypeError` when it is malformed. */
+  static checkPicture(image: EncodedImage): void {
+    if (!(image?.bytes instanceof Uint8Array) || image.bytes.length === 0) {
+      throw new TypeError(
+        "feedPicture(): bytes must be a non-empty Uint8Array",
+      );
+    }
+    if (!Object.values(IMAGE_MIME).includes(image.mime)) {
+      throw new TypeError(
+        `feedPicture(): mime must be one of ${
+          Object.values(IMAGE_MIME).join(", ")
+        }, got ${JSON.stringify(image.mime)}`,
+      );
+    }
+  }
+
+  /** Take a unit (checked) as the next version; returns it as a chunk. */
+  putVideo(unit: EncodedVideo): VideoChunk {
+    const chunk = this.videoTrack.put(unit, ++this.#version);
+    this.#arrived();
+    return chunk;
+  }
+
+  /** Take a picture (checked) as the next version. */
+  putPicture(image: EncodedImage): void {
+    this.pictureTrack.put(image, ++this.#version);
+    this.#arrived();
+  }
+
+  /** The last version received. */
+  newest(): number {
+    return this.#version;
+  }
+
+  /** The hub's timer says. */
+  settled(): null {
+    return null;
+  }
+
+  /** The hub counts. */
+  publishFps(): null {
+    return null;
+  }
+
+  /**
+   * The format and codec of what came. Until something has, there is
+   * nothing to offer: it waits for the first unit, at most `firstTimeout`.
+   */
+  async offer(defaults: NegotiationOffer): Promise<NegotiationOffer> {
+    if (!this.videoTrack.last && !this.pictureTrack.current && !this.#closed) {
+      let timer: TimerHandle | null = null;
+      await Promise.race([
+        this.#first,
+        new Promise<void>((resolve) => {
+          timer = this.#o.clock.setTimeout(
+            resolve,
+            this.#o.firstTimeout * 1000,
+          );
+        }),
+      ]);
+      if (timer !== null) this.#o.clock.clearTimeout(timer);
+    }
+    const mime = this.pictureTrack.current?.mime;
+    const fedFormat = (Object.keys(IMAGE_MIME) as ImageFormat[]).find((f) =>
+      IMAGE_MIME[f] === mime
+    );
+    return {
+      transport: defaults.transport,
+      imageFormat: fedFormat ?? defaults.imageFormat,
+      h264Codec: this.videoTrack.last?.codec ?? this.#o.codec ?? null,
+    };
+  }
+
+  /** The one picture track (no stills: nothing to make them from). */
+  pictures(
+    _format: ImageFormat | "h264",
+    _quality: number,
+    still: boolean,
+  ): PictureTrack | null {
+    return still ? null : this.pictureTrack;
+  }
+
+  /** The one video track, at every step. */
+  video(): VideoTrack {
+    return this.videoTrack;
+  }
+
+  /** IDRs asked for upstream. */
+  keyframeRequests(): number {
+    return this.videoTrack.keyframeRequests;
+  }
+
+  /** Whether a unit came. */
+  live(): boolean {
+    return this.videoTrack.last !== null;
+  }
+
+  /** The codec string of the last unit, or the one given up front. */
+  codec(): string | null {
+    return this.videoTrack.last?.codec ?? this.#o.codec ?? null;
+  }
+
+  /** Stop the retry timer; a negotiation waiting for the first unit goes on. */
+  close(): void {
+    this.#closed = true;
+    this.#arrived();
+    this.videoTrack.close();
   }
 }

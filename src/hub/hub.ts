@@ -3,9 +3,11 @@
  * already encoded elsewhere), and every viewer session gets the same
  * encoded bytes. The hub owns the encodings (an image `PictureGroup` per
  * format, quality and size, the shared H.264 `VideoGroup`s and the still,
- * or the fed tracks), the newest frame and whether the scene rests, and the
- * sessions themselves, which see it only as a `SessionHub`; its `Presence`
- * says who watches and who drives.
+ * or the tracks of a `TrackSource` when it is fed from elsewhere), the
+ * newest frame and whether the scene rests, and the sessions themselves,
+ * which see it only as a `SessionHub`; its `Presence` says who watches and
+ * who drives. Taps (a recorder, a relay to edge servers) see what the
+ * sessions see; viewers at edge servers are its `remote` viewers.
  *
  * @module
  */
@@ -23,7 +25,6 @@ import {
 import { checkSize, type ResolvedDisplayOptions } from "../options.ts";
 import {
   CLOSE_GOING_AWAY,
-  IMAGE_MIME,
   type ImageFormat,
   type NegotiationOffer,
 } from "../protocol.ts";
@@ -34,16 +35,19 @@ import type {
   SessionRequest,
   ViewerSocket,
 } from "../session/types.ts";
-import {
-  type EncodedImage,
-  type EncodedVideo,
-  FedPictures,
-  FedVideo,
-} from "./feed.ts";
+import { type EncodedImage, type EncodedVideo, Feed } from "./feed.ts";
 import { PictureGroups } from "./picture_groups.ts";
-import { Presence } from "./presence.ts";
+import { Presence, type StreamDesk } from "./presence.ts";
+import { RemoteViewers } from "./remote_viewers.ts";
 import { EncodeTotals } from "./totals.ts";
-import type { PictureTrack, StreamTap, VideoTrack } from "./tracks.ts";
+import type {
+  PictureTrack,
+  StreamTap,
+  TrackSource,
+  VideoChunk,
+  VideoTrack,
+} from "./tracks.ts";
+import { newViewerId } from "./viewer_ids.ts";
 import { type H264Source, VideoTracks } from "./video_tracks.ts";
 
 /** A stream fed with pictures encoded elsewhere (see `Hub.feedVideo`). */
@@ -68,8 +72,12 @@ export interface HubOptions {
   input: (ev: DisplayEvent) => void;
   /** H.264 encoders (default: NVENC or libx264, per `options.encoder`). */
   h264?: H264Source;
-  /** Take encoded pictures from elsewhere instead of encoding here. */
+  /** Take encoded pictures from the app (`feedVideo`, `feedPicture`) instead of encoding here. */
   feed?: FeedOptions;
+  /** Take every track from this source instead of encoding here (an edge server). */
+  source?: TrackSource;
+  /** Who decides who drives (default: a `Presence` of its own; an edge's desk asks its host). */
+  desk?: StreamDesk;
 }
 
 /** The hub's part of `Display.stats()`. */
@@ -77,19 +85,6 @@ export type HubStats = Omit<
   DisplayStats,
   "name" | "width" | "height" | "eventsQueued" | "eventsDropped"
 >;
-
-/** A fed hub's tracks. */
-interface Fed {
-  video: FedVideo;
-  pictures: FedPictures;
-  /** The codec string given up front, if any. */
-  codec: string | null;
-  /** Resolves when the first unit or picture arrives. */
-  first: Promise<void>;
-  arrived: () => void;
-}
-
-let nextViewerId = 1;
 
 /**
  * One stream's encodings and viewers.
@@ -107,7 +102,9 @@ export class Hub implements SessionHub {
   /** The stream's settings. */
   readonly options: ResolvedDisplayOptions;
   /** Who watches and who drives. */
-  readonly presence: Presence;
+  readonly presence: StreamDesk;
+  /** Viewers at edge servers (`src/nats/`). */
+  readonly remote: RemoteViewers;
   #width: number;
   #height: number;
   #clock: Clock;
@@ -122,9 +119,10 @@ export class Hub implements SessionHub {
   #pictures: PictureGroups;
   #totals = new EncodeTotals();
   #video: VideoTracks;
-  #fed: Fed | null;
-  #sessions = new Set<Session>();
+  #feed: Feed | null = null;
+  #source: TrackSource | null;
   #taps = new Set<StreamTap>();
+  #sessions = new Set<Session>();
   #admitted = new Set<Session>(); // past authentication: what maxViewers counts
   #inputDroppedGone = 0; // by viewers that left
   #wakeScheduled = false;
@@ -138,7 +136,8 @@ export class Hub implements SessionHub {
     this.#height = o.height;
     this.#clock = o.options.clock;
     this.#input = o.input;
-    this.presence = new Presence({ options: o.options, input: o.input });
+    this.presence = o.desk ??
+      new Presence({ options: o.options, input: o.input });
     const where = `display '${o.name}'`;
     const latest = () => this.#latest;
     this.#pictures = new PictureGroups({
@@ -162,32 +161,30 @@ export class Hub implements SessionHub {
       pool: this.#pool,
       clock: this.#clock,
       log: o.options.logger,
-      onChunk: (chunk, group) => {
-        for (const t of this.#taps) t.chunk(chunk, group);
-        for (const s of this.#sessions) s.offerChunk(chunk, group);
-      },
+      onChunk: (chunk, group) => this.#offer(chunk, group),
       wake: () => this.wake(),
       onLost: () => {
         for (const s of this.#sessions) s.transportLost();
+        for (const t of this.#taps) t.changed?.();
       },
     });
-    let arrived = () => {};
-    const first = new Promise<void>((resolve) => arrived = resolve);
-    this.#fed = o.feed
-      ? {
-        first,
-        arrived: () => arrived(),
-        video: new FedVideo({
-          requestKeyframe: o.feed.requestKeyframe,
-          minKeyframeInterval: o.options.minKeyframeInterval,
-          durationUs: Math.round(1e6 / o.options.fps),
-          clock: this.#clock,
-          wake: () => this.wake(),
-        }),
-        pictures: new FedPictures(),
-        codec: o.feed.codec ?? null,
-      }
-      : null;
+    this.remote = new RemoteViewers({
+      clock: this.#clock,
+      maxEventRate: () => o.options.maxEventRate,
+      desk: this.presence,
+    });
+    if (o.feed) {
+      this.#feed = new Feed({
+        requestKeyframe: o.feed.requestKeyframe,
+        codec: o.feed.codec,
+        minKeyframeInterval: o.options.minKeyframeInterval,
+        durationUs: Math.round(1e6 / o.options.fps),
+        firstTimeout: o.options.authTimeout,
+        clock: this.#clock,
+        wake: () => this.wake(),
+      });
+    }
+    this.#source = o.source ?? this.#feed;
   }
 
   /** The number of viewers connected. */
@@ -197,7 +194,7 @@ export class Hub implements SessionHub {
 
   /** Start a session on a newly upgraded socket (refused when the stream is closed). */
   accept(socket: ViewerSocket, req: SessionRequest): Session {
-    const session = new Session(nextViewerId++, this, socket, {
+    const session = new Session(newViewerId(), this, socket, {
       ...req,
       authenticate: this.options.authenticate ?? req.authenticate,
     });
@@ -236,7 +233,7 @@ export class Hub implements SessionHub {
 
   /** The version of the newest frame or picture, 0 before the first. */
   newest(): number {
-    if (this.#fed) return this.#version;
+    if (this.#source) return this.#source.newest();
     return this.#latest?.version ?? 0;
   }
 
@@ -246,6 +243,8 @@ export class Hub implements SessionHub {
    */
   publishFps(): number {
     const { fps } = this.options;
+    const fed = this.#source?.publishFps();
+    if (fed != null) return Math.min(fps, fed);
     const now = this.#clock.now();
     const times = this.#publishTimes.filter((t) => now - t <= 2000);
     if (times.length < 3) return fps;
@@ -256,25 +255,14 @@ export class Hub implements SessionHub {
 
   /** True once no frame was published for `stillAfter` seconds. */
   settled(): boolean {
-    return this.#settled;
+    return this.#source?.settled() ?? this.#settled;
   }
 
   /** What viewers may choose from: the transport, the image format, and the H.264 codec if any. */
   async offer(): Promise<NegotiationOffer> {
     const { transport, imageFormat } = this.options;
-    if (this.#fed) {
-      await this.#firstFed();
-      const mime = this.#fed.pictures.current?.mime;
-      const fedFormat = (Object.keys(IMAGE_MIME) as ImageFormat[]).find((f) =>
-        IMAGE_MIME[f] === mime
-      );
-      return {
-        transport,
-        imageFormat: fedFormat ?? imageFormat,
-        h264Codec: this.#fed.video.last?.codec ?? this.#fed.codec,
-      };
-    }
     const offer: NegotiationOffer = { transport, imageFormat, h264Codec: null };
+    if (this.#source) return this.#source.offer(offer);
     if (transport === "image") return offer;
     offer.h264Codec = await this.#video.offerCodec();
     return offer;
@@ -290,14 +278,16 @@ export class Hub implements SessionHub {
     still: boolean,
     scale = 1,
   ): PictureTrack | null {
-    if (this.#fed) return still ? null : this.#fed.pictures;
+    if (this.#source) {
+      return this.#source.pictures(format, quality, still, scale);
+    }
     if (format === "h264") return still ? this.#video.still() : null;
     return this.#pictures.get(format, quality, still, scale);
   }
 
   /** The shared H.264 stream at a quality step (push delivery). */
   video(step: number): VideoTrack {
-    return this.#fed ? this.#fed.video : this.#video.track(step);
+    return this.#source ? this.#source.video(step) : this.#video.track(step);
   }
 
   /** Hand a viewer's input event to the app. */
@@ -335,7 +325,7 @@ export class Hub implements SessionHub {
     pixelRatio: number,
   ): void {
     if (this.#closed) return;
-    if (this.#fed) {
+    if (this.#source) {
       throw new Error(
         `display '${this.name}' is fed with encoded pictures; it takes no frames`,
       );
@@ -368,23 +358,17 @@ export class Hub implements SessionHub {
    * `TypeError` for a malformed unit, or when this hub is not fed.
    */
   feedVideo(unit: EncodedVideo): void {
-    const fed = this.#fedOrThrow("feedVideo");
-    if (!(unit?.data instanceof Uint8Array) || unit.data.length === 0) {
-      throw new TypeError("feedVideo(): data must be a non-empty Uint8Array");
-    }
-    if (typeof unit.codec !== "string" || !/^avc1\./.test(unit.codec)) {
-      throw new TypeError(
-        `feedVideo(): codec must be an avc1 codec string, got ${
-          JSON.stringify(unit.codec)
-        }`,
-      );
-    }
+    const feed = this.#feedOrThrow("feedVideo");
+    Feed.checkVideo(unit);
     if (this.#closed) return;
     this.#fitTo(unit.width, unit.height, "feedVideo()");
-    const chunk = fed.video.put(unit, ++this.#version);
-    fed.arrived();
-    for (const t of this.#taps) t.chunk(chunk, fed.video);
-    for (const s of this.#sessions) s.offerChunk(chunk, fed.video);
+    this.pushChunk(feed.putVideo(unit), feed.videoTrack);
+  }
+
+  /** Offer a unit of a fed H.264 track to every viewer (and tap), then look for work. */
+  pushChunk(chunk: VideoChunk, track: VideoTrack): void {
+    if (this.#closed) return;
+    this.#offer(chunk, track);
     this.wake();
   }
 
@@ -394,23 +378,11 @@ export class Hub implements SessionHub {
    * this hub is not fed.
    */
   feedPicture(image: EncodedImage): void {
-    const fed = this.#fedOrThrow("feedPicture");
-    if (!(image?.bytes instanceof Uint8Array) || image.bytes.length === 0) {
-      throw new TypeError(
-        "feedPicture(): bytes must be a non-empty Uint8Array",
-      );
-    }
-    if (!Object.values(IMAGE_MIME).includes(image.mime)) {
-      throw new TypeError(
-        `feedPicture(): mime must be one of ${
-          Object.values(IMAGE_MIME).join(", ")
-        }, got ${JSON.stringify(image.mime)}`,
-      );
-    }
+    const feed = this.#feedOrThrow("feedPicture");
+    Feed.checkPicture(image);
     if (this.#closed) return;
     this.#fitTo(image.width, image.height, "feedPicture()");
-    fed.pictures.put(image, ++this.#version);
-    fed.arrived();
+    feed.putPicture(image);
     this.wake();
   }
 
@@ -433,6 +405,7 @@ export class Hub implements SessionHub {
     this.#retirePictures();
     this.#video.close();
     for (const s of this.#sessions) s.reconfigure();
+    for (const t of this.#taps) t.changed?.();
     this.presence.retune();
     this.#armStill();
     this.wake();
@@ -446,6 +419,11 @@ export class Hub implements SessionHub {
       if (t === "image") rgba = true;
       else if (t === "webcodecs") yuv = true;
     }
+    for (const tap of this.#taps) {
+      const n = tap.needs?.();
+      rgba ||= n?.rgba ?? false;
+      yuv ||= n?.yuv ?? false;
+    }
     return { rgba, yuv };
   }
 
@@ -455,31 +433,31 @@ export class Hub implements SessionHub {
     const v = this.#video.totals();
     const encodes = p.encodes + v.encodes;
     const off = this.#video.unavailable();
+    const remote = this.remote.stats();
+    const recordings = [...this.#taps].flatMap((t) => t.stats?.() ?? []);
     return {
-      viewers: this.#sessions.size,
-      framesPublished: this.#version,
+      viewers: this.#sessions.size + remote.length,
+      framesPublished: this.#source ? this.#source.newest() : this.#version,
       encodes,
       encodeMsMean: encodes ? (p.encodeMsTotal + v.encodeMsTotal) / encodes : 0,
       encodeFailures: p.failures + v.failures,
       keyframesForced: v.forcedKeyframes +
-        (this.#fed?.video.keyframeRequests ?? 0),
+        (this.#source?.keyframeRequests() ?? 0),
       h264: off
         ? `unavailable: ${off}`
-        : this.#video.live || this.#fed?.video.last
+        : this.#video.live || this.#source?.live()
         ? "live"
         : "idle",
-      viewerStats: [...this.#sessions].map((s) => s.stats()),
+      viewerStats: [...this.#sessions].map((s) => s.stats()).concat(remote),
       inputDropped: [...this.#sessions].reduce(
         (n, s) => n + s.inputDropped,
-        this.#inputDroppedGone,
+        this.#inputDroppedGone + this.remote.inputDropped,
       ),
-      ...(this.#taps.size
-        ? { recordings: [...this.#taps].map((t) => t.stats()) }
-        : {}),
+      ...(recordings.length ? { recordings } : {}),
     };
   }
 
-  /** Follow the stream with `tap` until the returned function is called. */
+  /** Follow the stream with `tap` (a recorder, a relay) until the returned function is called. */
   addTap(tap: StreamTap): () => void {
     this.#taps.add(tap);
     return () => this.#taps.delete(tap);
@@ -498,15 +476,14 @@ export class Hub implements SessionHub {
    * before the first unit: `"avc1"`), or null when H.264 is off here.
    */
   h264Codec(): Promise<string | null> {
-    const fed = this.#fed;
-    return fed
-      ? Promise.resolve(fed.video.last?.codec ?? fed.codec ?? "avc1")
+    return this.#source
+      ? Promise.resolve(this.#source.codec() ?? "avc1")
       : this.#video.offerCodec();
   }
 
   /** Why H.264 is off now (for good, or at this size), or null. */
   h264Off(): string | null {
-    return this.#fed ? null : this.#video.unavailable();
+    return this.#source ? null : this.#video.unavailable();
   }
 
   /** Close every viewer (1001) and encoder; resolves once the encoders are freed. */
@@ -521,42 +498,26 @@ export class Hub implements SessionHub {
         s.close(CLOSE_GOING_AWAY, "display closed");
       }
       this.#video.close();
-      this.#fed?.video.close();
+      this.#source?.close();
       if (this.#latest) this.#pool.release(this.#latest);
       this.#latest = null;
     }
     return Promise.all([...taps, this.#video.settled()]).then(() => {});
   }
 
-  /**
-   * Until the feed has sent something there is nothing to offer (no codec
-   * string, no image format): wait for it, at most `authTimeout` seconds.
-   */
-  async #firstFed(): Promise<void> {
-    const fed = this.#fed!;
-    if (fed.video.last || fed.pictures.current || this.#closed) return;
-    let timer: TimerHandle | null = null;
-    await Promise.race([
-      fed.first,
-      new Promise<void>((resolve) => {
-        timer = this.#clock.setTimeout(
-          resolve,
-          this.options.authTimeout * 1000,
-        );
-      }),
-    ]);
-    if (timer !== null) this.#clock.clearTimeout(timer);
+  /** Offer a unit to every tap and session. */
+  #offer(chunk: VideoChunk, track: VideoTrack): void {
+    for (const t of this.#taps) t.chunk(chunk, track);
+    for (const s of this.#sessions) s.offerChunk(chunk, track);
   }
 
-  #fedOrThrow(
-    where: string,
-  ): Fed {
-    if (!this.#fed) {
+  #feedOrThrow(where: string): Feed {
+    if (!this.#feed) {
       throw new TypeError(
         `${where}(): display '${this.name}' encodes its own frames; make a fed hub to give it encoded pictures`,
       );
     }
-    return this.#fed;
+    return this.#feed;
   }
 
   /** Take the size of a fed picture (a change renegotiates every viewer). */
@@ -586,5 +547,3 @@ export class Hub implements SessionHub {
     this.#stillTimer = this.#clock.setTimeout(check, after * 1000);
   }
 }
-
-/** A frame with RGB pixels: YUV-only frames are converted (for image viewers). */

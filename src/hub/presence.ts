@@ -6,7 +6,8 @@
  * `controlIdle` seconds, release, a driver that leaves), and tells viewers
  * what changed: one `presence` message to all and a `control` message to
  * each viewer whose own standing changed, at most every 250 ms however
- * often things change.
+ * often things change. Viewers at edge servers (`src/nats/`) are members
+ * like the host's own: the one desk decides for the whole site.
  *
  * @module
  */
@@ -49,6 +50,28 @@ export interface ViewerPresence {
   requested: boolean;
   /** What the `authenticate` hook returned for it, as given. */
   user: unknown;
+  /** The edge server it watches through (`@rfb/core/nats`); absent for this process's own viewers. */
+  edge?: string;
+}
+
+/**
+ * The desk a hub keeps: what sessions ask (`ControlDesk`), what the app
+ * asks through `Display`, and the hub's own calls. `Presence` decides; an
+ * edge server's desk (`src/nats/edge_desk.ts`) passes it all to its host.
+ */
+export interface StreamDesk extends ControlDesk {
+  /** A viewer left. */
+  leave(member: PresenceMember): void;
+  /** The app gives exclusive control to viewer `id` (false: no such viewer). */
+  grant(id: number): boolean;
+  /** The app takes exclusive control back. */
+  takeBack(): void;
+  /** The `control` or `controlIdle` setting changed. */
+  retune(): void;
+  /** The viewers, in the order they joined. */
+  list(): ViewerPresence[];
+  /** Stop the timers; the viewers are going. */
+  close(): void;
 }
 
 /** How to make a `Presence`. */
@@ -84,7 +107,7 @@ interface Entry {
  * if (presence.input(session)) app.push(event);
  * ```
  */
-export class Presence implements ControlDesk {
+export class Presence implements StreamDesk {
   #options: ResolvedDisplayOptions;
   #clock: Clock;
   #input: (ev: DisplayEvent) => void;
@@ -285,6 +308,7 @@ export class Presence implements ControlDesk {
       control: this.#drives(e),
       requested: e.requested !== null,
       user: e.identity.user,
+      ...(e.member.edge === undefined ? {} : { edge: e.member.edge }),
     }));
   }
 

@@ -13,11 +13,13 @@
  *
  * A track is fed either by a local encoder (`PictureGroup`, `VideoGroup`) or
  * by pictures encoded elsewhere (`FedPictures`, `FedVideo`): sessions cannot
- * tell the two apart.
+ * tell the two apart. A hub that does not encode takes its tracks from a
+ * `TrackSource`.
  *
  * @module
  */
 
+import type { ImageFormat, NegotiationOffer } from "../protocol.ts";
 import type { RecordingStats } from "../record/types.ts";
 
 /** One encoded picture (an image file, or an H.264 still), shared by every viewer pulling it. */
@@ -87,9 +89,42 @@ export interface VideoTrack {
 }
 
 /**
- * Something that follows a stream besides its viewers (a recorder): it sees
- * every shared H.264 unit, gets a turn on every delivery pass, and hears of
- * resizes and the close.
+ * Where a hub that does not encode takes its pictures from: one track for
+ * every viewer (`Feed`, given encoded units by the app), or one per
+ * encoding (an edge server relaying a render host's encodings).
+ */
+export interface TrackSource {
+  /** The newest picture's version, 0 before the first. */
+  newest(): number;
+  /** Whether the scene rests; null: the hub's own `stillAfter` timer says. */
+  settled(): boolean | null;
+  /** Frames per second lately; null: the hub counts them. */
+  publishFps(): number | null;
+  /** What viewers may be offered, once the source knows (`defaults`: the stream's own settings). */
+  offer(defaults: NegotiationOffer): Promise<NegotiationOffer>;
+  /** Pull delivery: the pictures of one encoding, or null. */
+  pictures(
+    format: ImageFormat | "h264",
+    quality: number,
+    still: boolean,
+    scale: number,
+  ): PictureTrack | null;
+  /** Push delivery: the H.264 stream at an adaptive step. */
+  video(step: number): VideoTrack;
+  /** IDRs asked for upstream so far. */
+  keyframeRequests(): number;
+  /** Whether H.264 units have come. */
+  live(): boolean;
+  /** The H.264 codec string, once known (null: not yet, or no H.264). */
+  codec(): string | null;
+  /** Stop timers. */
+  close(): void;
+}
+
+/**
+ * Something that follows a stream besides its viewers (a recorder, a relay
+ * to edge servers): it sees every shared H.264 unit, gets a turn on every
+ * delivery pass, and hears of resizes and the close.
  */
 export interface StreamTap {
   /** A shared H.264 unit was made (or fed) on `track`. */
@@ -98,8 +133,12 @@ export interface StreamTap {
   pump(): void;
   /** The stream changed size. */
   resized(): void;
+  /** The settings changed, or H.264 was lost. */
+  changed?(): void;
+  /** Which frame forms it needs encoded (as `Hub.needs`); none when absent. */
+  needs?(): { rgba: boolean; yuv: boolean };
   /** The stream closes: finish, and resolve once done. */
   close(): Promise<void>;
-  /** The tap's figures, for `Display.stats()`. */
-  stats(): RecordingStats;
+  /** A recorder's figures, for `Display.stats().recordings`. */
+  stats?(): RecordingStats;
 }

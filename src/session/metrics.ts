@@ -53,6 +53,8 @@ export interface ViewerStats {
   linkBps: number | null;
   /** Bytes sent to this viewer and not yet acknowledged. */
   inflightBytes: number;
+  /** The edge server it watches through (`@rfb/core/nats`); absent for this process's own viewers. */
+  edge?: string;
   /** Its role (`"control"` or `"view"`), or null before it is admitted. */
   role: "control" | "view" | null;
   /** Whether its input reaches the app now. */

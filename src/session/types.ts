@@ -44,6 +44,8 @@ export interface PresenceMember {
   readonly transport: "image" | "webcodecs" | null;
   /** Send a `presence` or `control` message to this viewer. */
   notify(text: string): void;
+  /** The edge server it watches through, for a viewer at one (see `RemoteViewers`). */
+  readonly edge?: string;
 }
 
 /** Who watches a stream and who may drive it (`src/hub/presence.ts`). */
