@@ -25,8 +25,6 @@ import {
   CLOSE_INTERNAL,
   CLOSE_POLICY,
   type EnvelopeHeader,
-  IMAGE_MIME,
-  type ImageFormat,
   imageFrameHeader,
   packEnvelope,
   type Selection,
