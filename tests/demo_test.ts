@@ -292,8 +292,10 @@ Deno.test("demo --nats: one scene from a host and two edges; drawing at one edge
     const [one, two] = nats.edgeUrls.map((u) => u.replace(/^http/, "ws"));
     await using painter = await TestViewer.open(one);
     await using watcher = await TestViewer.open(two);
-    await painter.nextFrame(5000);
-    const blank = await decodeImage((await watcher.nextFrame(5000)).payload);
+    // The first pictures wait for both edges to announce and the host to
+    // relay (a few hundred ms alone; longer beside the whole suite).
+    await painter.nextFrame(15_000);
+    const blank = await decodeImage((await watcher.nextFrame(15_000)).payload);
     assert.deepEqual(pixelAt(blank, 80, 60), [255, 255, 255]);
     painter.send({
       type: "event",
