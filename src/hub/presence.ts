@@ -288,6 +288,21 @@ export class Presence implements ControlDesk {
     }));
   }
 
+  /**
+   * Send `text` to every viewer, or to viewer `id` only; how many it went
+   * to (e.g. the app's `setClipboard`).
+   */
+  send(text: string, id?: number): number {
+    let n = 0;
+    for (const e of [...this.#entries.values()]) {
+      if (id !== undefined && e.member.id !== id) continue;
+      if (!this.#entries.has(e.member)) continue; // closed by a send
+      e.member.notify(text);
+      n++;
+    }
+    return n;
+  }
+
   /** Stop the timers; the viewers are going. */
   close(): void {
     this.#closed = true;
