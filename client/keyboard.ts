@@ -123,8 +123,8 @@ export class KeyboardSink {
 
   /** Bring up the on-screen keyboard (call from a user gesture, e.g. a button). */
   showKeyboard(): void {
-    this.area.inputMode = "text";
     this.area.blur(); // a focused field only shows it on a fresh focus
+    this.area.inputMode = "text";
     this.focus();
   }
 

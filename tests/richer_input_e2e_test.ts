@@ -331,6 +331,19 @@ Deno.test({
         "none",
         "a tap on the view alone does not bring it up",
       );
+      // Asked for while the view already has the focus, it comes up too.
+      await page.touchscreen.tap(300, 200);
+      assert.equal(await page.evaluate(`rfb.view.focused`), true);
+      assert.equal(
+        await page.evaluate(`document.activeElement.inputMode`),
+        "none",
+      );
+      await page.evaluate(`rfb.view.showKeyboard()`);
+      assert.equal(await page.evaluate(`rfb.view.focused`), true);
+      assert.equal(
+        await page.evaluate(`document.activeElement.inputMode`),
+        "text",
+      );
     }),
 });
 

@@ -607,3 +607,61 @@ Deno.test("setClipboard: to every viewer or one, bounded, and never on a closed 
   await s.display.close();
   assert.throws(() => s.display.setClipboard("x"), /is closed/);
 });
+
+// pdum.rfb's browser client acts only on `config`, `set_quality` and `stats`
+// and lets other types fall through (see tests/sharing_test.ts); it sends
+// none of the new messages. Against a display that takes files and offers
+// clipboard text, such a client still negotiates, gets frames and drives.
+Deno.test("pdum.rfb compatibility: a client that knows none of the new messages still watches and drives", async () => {
+  await using s = await stage({ maxFileBytes: 1024 });
+  const ws = new WebSocket(`ws://127.0.0.1:${s.display.port}/`);
+  ws.binaryType = "arraybuffer";
+  const KNOWS = new Set(["config", "set_quality", "stats"]);
+  const ignored = new Set<string>();
+  let frames = 0, negotiated = false;
+  ws.onmessage = (e) => {
+    if (typeof e.data === "string") {
+      const msg = JSON.parse(e.data); // no try, as pdum.rfb
+      if (msg.type === "config") negotiated = true;
+      else if (!KNOWS.has(msg.type)) ignored.add(msg.type);
+      return;
+    }
+    const len = new DataView(e.data as ArrayBuffer).getUint32(0, true);
+    const header = JSON.parse(
+      new TextDecoder().decode(new Uint8Array(e.data, 4, len)),
+    );
+    frames++;
+    ws.send(JSON.stringify({
+      type: "ack",
+      seq: header.seq,
+      decode_queue_size: 0,
+      displayed: true,
+    }));
+  };
+  await new Promise((r) => ws.onopen = r);
+  ws.send(JSON.stringify({
+    type: "hello",
+    supported: ["image/jpeg", "image/png"],
+    device_pixel_ratio: 1,
+  }));
+  try {
+    await until(() => negotiated);
+    s.display.setClipboard("offered to everyone");
+    for (let i = 0; i < 4; i++) {
+      const rgba = new Uint8Array(W * H * 4).fill(i * 40);
+      s.display.publish(rgba);
+      await sleep(60);
+    }
+    await until(() => frames >= 3, 3000, "frames at the pdum.rfb client");
+    assert.ok(ignored.has("clipboard"), "the offer fell through, harmlessly");
+    ws.send(JSON.stringify({
+      type: "event",
+      event: { type: "key_down", key: "k", modifiers: [] },
+    }));
+    await until(() => s.poll().some((e) => e.type === "key_down"));
+    assert.equal(ws.readyState, WebSocket.OPEN);
+  } finally {
+    ws.close();
+    await new Promise((r) => ws.onclose = r);
+  }
+});
