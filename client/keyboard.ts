@@ -105,7 +105,8 @@ export class KeyboardSink {
 
   /** Whether the view has the focus. */
   get focused(): boolean {
-    return document.activeElement === this.area;
+    const root = this.area.getRootNode() as Document | ShadowRoot;
+    return root.activeElement === this.area;
   }
 
   /**
