@@ -36,6 +36,8 @@ export function formatBytes(n: number): string {
 
 /** What may be sent now. */
 export interface FileGate {
+  /** Whether the view is connected (has the server's `config`). */
+  connected: boolean;
   /** The app's limit per file, or null when it takes no files. */
   maxBytes: number | null;
   /** Whether this viewer's input reaches the app. */
@@ -86,7 +88,10 @@ export class FileSender {
         sent: 0,
         state: "queued",
       };
-      if (gate.maxBytes === null) {
+      if (!gate.connected) {
+        p.state = "refused";
+        p.reason = "not connected";
+      } else if (gate.maxBytes === null) {
         p.state = "refused";
         p.reason = "this app does not accept files";
       } else if (!gate.driving) {

@@ -262,6 +262,7 @@ export class RemoteFramebufferView extends EventTarget {
     at: { x: number; y: number } | null = null,
   ): FileProgress[] {
     return this.#files.send(files, at, {
+      connected: this.#config !== null,
       maxBytes: this.accepts.files,
       driving: this.#control?.driving !== false,
     });

@@ -121,17 +121,33 @@ Deno.test("FileSender: files the app cannot take are refused on the page and nev
   const seen: FileProgress[] = [];
   const sender = new FileSender((m) => posted.push(m), (p) => seen.push(p));
   const file = (n: number, name = "f") => new File([new Uint8Array(n)], name);
-  const none = sender.send([file(1)], null, { maxBytes: null, driving: true });
+  const away = sender.send([file(1)], null, {
+    connected: false,
+    maxBytes: 10,
+    driving: true,
+  });
+  assert.equal(away[0].reason, "not connected");
+  const none = sender.send([file(1)], null, {
+    connected: true,
+    maxBytes: null,
+    driving: true,
+  });
   assert.equal(none[0].reason, "this app does not accept files");
-  const view = sender.send([file(1)], null, { maxBytes: 10, driving: false });
+  const view = sender.send([file(1)], null, {
+    connected: true,
+    maxBytes: 10,
+    driving: false,
+  });
   assert.match(view[0].reason!, /view only/);
   const big = sender.send([file(11, "big")], null, {
+    connected: true,
     maxBytes: 10,
     driving: true,
   });
   assert.equal(big[0].reason, "larger than this app's limit of 10 bytes");
   assert.equal(posted.length, 0, "nothing went to the worker");
   const ok = sender.send([file(10, "ok")], { x: 1, y: 2 }, {
+    connected: true,
     maxBytes: 10,
     driving: true,
   });
@@ -145,6 +161,7 @@ Deno.test("FileSender: files the app cannot take are refused on the page and nev
   sender.report({ type: "file", id: ok[0].id, state: "sending", sent: 3 });
   assert.equal(sender.transfers.at(-1)!.state, "done", "done stays done");
   assert.deepEqual(seen.map((p) => p.state), [
+    "refused",
     "refused",
     "refused",
     "refused",
@@ -240,6 +257,7 @@ Deno.test("Uploads: nothing more while the socket still holds a chunk's worth", 
   held = 0;
   await new Promise((r) => setTimeout(r, 30));
   assert.ok(h.chunks().length > 0, "sent once the socket drained");
+  h.uploads.lost(); // (its timers end with it)
 });
 
 Deno.test("Uploads: a refusal, a cancel and a lost connection each end a file; the queue goes on", async () => {

@@ -665,3 +665,22 @@ Deno.test("pdum.rfb compatibility: a client that knows none of the new messages 
     await new Promise((r) => ws.onclose = r);
   }
 });
+
+Deno.test("files: a file_start past the input rate is refused, never left unanswered", async () => {
+  await using s = await stage({ maxFileBytes: 1024, maxEventRate: 1 });
+  const v = await s.join();
+  for (let id = 1; id <= 4; id++) {
+    v.send({ type: "file_start", id, name: "f", size: 0 });
+  }
+  const replies = [];
+  for (let i = 0; i < 4; i++) replies.push(await fileReply(v));
+  assert.deepEqual(
+    replies.map((r) => [r.id, r.type, r.reason ?? r.done]),
+    [
+      [1, "file_ack", true],
+      [2, "file_ack", true],
+      [3, "file_refused", "sent too fast; try again"],
+      [4, "file_refused", "sent too fast; try again"],
+    ],
+  );
+});

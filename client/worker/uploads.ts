@@ -47,6 +47,8 @@ interface Active extends Upload {
 }
 
 const MIN_CHUNK = 4 * 1024;
+/** A file whose acks stop this long is given up (the server drops one idle this long too). */
+const QUIET_MS = 30_000;
 const REPORT_EVERY_MS = 100;
 const RETRY_MS = 10;
 
@@ -88,6 +90,7 @@ export class Uploads {
   #rate = 1e6;
   #lastAck = 0;
   #retry: ReturnType<typeof setTimeout> | null = null;
+  #quiet: ReturnType<typeof setTimeout> | null = null;
 
   /** A queue that sends through `hooks`. */
   constructor(hooks: UploadHooks) {
@@ -127,6 +130,7 @@ export class Uploads {
       this.#rate = 0.7 * this.#rate + 0.3 * Math.min(sample, 1e9);
     }
     this.#lastAck = now;
+    this.#watch();
     a.acked = received;
     if (done) return this.#finish("done");
     if (now - a.lastReport >= REPORT_EVERY_MS) {
@@ -162,7 +166,8 @@ export class Uploads {
     const a = this.#active!;
     this.#active = null;
     if (this.#retry !== null) clearTimeout(this.#retry);
-    this.#retry = null;
+    if (this.#quiet !== null) clearTimeout(this.#quiet);
+    this.#retry = this.#quiet = null;
     this.#report(a, state, state === "done" ? a.file.size : a.acked, reason);
     if (next) this.#next();
   }
@@ -189,8 +194,21 @@ export class Uploads {
       ...(x !== undefined && y !== undefined ? { x, y } : {}),
     });
     this.#lastAck = performance.now();
+    this.#watch();
     this.#report(a, "sending", 0);
     this.#pump();
+  }
+
+  /** (Re)start the wait for the server's next word on the file being sent. */
+  #watch(): void {
+    if (this.#quiet !== null) clearTimeout(this.#quiet);
+    const a = this.#active;
+    this.#quiet = setTimeout(() => {
+      this.#quiet = null;
+      if (this.#active !== a || !a) return;
+      this.#hooks.send({ type: "file_cancel", id: a.id });
+      this.#finish("refused", "the server stopped answering");
+    }, QUIET_MS);
   }
 
   /** Send chunks while the window and the socket have room. */

@@ -107,27 +107,27 @@ export class FileIntake {
     }
     if (this.#open.has(msg.id)) {
       this.#drop(msg.id);
-      return this.#refuse(msg.id, "a file with this id was still open");
+      return this.refuse(msg.id, "a file with this id was still open");
     }
     if (maxFileBytes === false) {
-      return this.#refuse(msg.id, "this app does not accept files");
+      return this.refuse(msg.id, "this app does not accept files");
     }
     if (!drives) {
-      return this.#refuse(msg.id, "only a viewer in control can send files");
+      return this.refuse(msg.id, "only a viewer in control can send files");
     }
     if (msg.size > maxFileBytes) {
-      return this.#refuse(
+      return this.refuse(
         msg.id,
         `larger than this app's limit of ${formatBytes(maxFileBytes)}`,
       );
     }
     if (this.#open.size >= MAX_OPEN_FILES) {
-      return this.#refuse(msg.id, `more than ${MAX_OPEN_FILES} files at once`);
+      return this.refuse(msg.id, `more than ${MAX_OPEN_FILES} files at once`);
     }
     if (
       this.#reserved + this.#hooks.queued() + msg.size > maxViewerFileBytes
     ) {
-      return this.#refuse(
+      return this.refuse(
         msg.id,
         `over this app's limit of ${
           formatBytes(maxViewerFileBytes)
@@ -151,15 +151,15 @@ export class FileIntake {
     if (!t) return; // refused or cancelled meanwhile: the client stops
     if (!drives) {
       this.#drop(msg.id);
-      return this.#refuse(msg.id, "you are no longer in control");
+      return this.refuse(msg.id, "you are no longer in control");
     }
     if (msg.offset !== t.received) {
       this.#drop(msg.id);
-      return this.#refuse(msg.id, "chunks out of order");
+      return this.refuse(msg.id, "chunks out of order");
     }
     if (t.received + msg.bytes.length > t.start.size) {
       this.#drop(msg.id);
-      return this.#refuse(msg.id, "more bytes than announced");
+      return this.refuse(msg.id, "more bytes than announced");
     }
     t.bytes.set(msg.bytes, t.received);
     t.received += msg.bytes.length;
@@ -208,7 +208,8 @@ export class FileIntake {
     this.#reserved -= t.start.size;
   }
 
-  #refuse(id: number, reason: string): void {
+  /** Tell the viewer its file `id` is refused, and why. */
+  refuse(id: number, reason: string): void {
     this.#hooks.send(fileRefusedMessage({ id, reason }));
   }
 }

@@ -540,8 +540,9 @@ export class Session {
           this.#takeEventToken() && this.#drives(),
         );
         return;
-      case "file_start":
+      case "file_start": // refused, not dropped: the client waits for an answer
         if (this.#takeEventToken()) this.#files.start(msg, this.#drives());
+        else this.#files.refuse(msg.id, "sent too fast; try again");
         return;
       case "file_chunk": // paced by the acks, so no input token
         this.#files.chunk(msg, this.#hub.presence.drives(this));
