@@ -74,7 +74,13 @@ export type {
   ServerOptions,
   TunableOptions,
 } from "./src/options.ts";
-export type { ControlRequestEvent, DisplayEvent } from "./src/events.ts";
+export type {
+  ClipboardEvent,
+  ControlRequestEvent,
+  DisplayEvent,
+  FileEvent,
+} from "./src/events.ts";
+export type { InputOptions } from "./src/options_input.ts";
 export type { ControlMode, Role } from "./src/session/identity.ts";
 export type {
   Channels,
@@ -111,6 +117,7 @@ export {
   MAX_SIDE,
 } from "./src/protocol.ts";
 export type {
+  GamepadEvent,
   ImageFormat,
   InputEvent,
   KeyEvent,
@@ -118,6 +125,7 @@ export type {
   PointerEvent,
   PointerFields,
   ResizeEvent,
+  TextInputEvent,
   TouchPoint,
   Transport,
   WheelEvent,

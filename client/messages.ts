@@ -131,11 +131,47 @@ export interface InitMessage {
   layout: LayoutInfo;
 }
 
+/** How a file the view sends is doing (the detail of the view's `file` event). */
+export interface FileProgress {
+  /** The view's id for it. */
+  id: number;
+  /** The file's name. */
+  name: string;
+  /** Its size, bytes. */
+  size: number;
+  /** Bytes the server has acknowledged. */
+  sent: number;
+  /**
+   * `"queued"` (behind another), `"sending"`, `"done"` (the app has it),
+   * `"refused"` (by this view or the server: see `reason`), `"cancelled"`.
+   */
+  state: "queued" | "sending" | "done" | "refused" | "cancelled";
+  /** Why it was refused. */
+  reason?: string;
+}
+
+/** The worker's word on a file (see `FileProgress`). */
+export interface FileReport {
+  /** Always `"file"`. */
+  type: "file";
+  /** The file's id. */
+  id: number;
+  /** Its state. */
+  state: FileProgress["state"];
+  /** Bytes acknowledged. */
+  sent: number;
+  /** Why it was refused. */
+  reason?: string;
+}
+
 /** Main thread → worker. */
 export type ToWorker =
   | InitMessage
   | { type: "layout"; layout: LayoutInfo }
   | { type: "input"; event: InputEvent }
+  | { type: "clipboard"; text: string }
+  | { type: "file"; id: number; file: File; x?: number; y?: number }
+  | { type: "file_cancel"; id: number }
   | { type: "transport"; transport: "auto" | Transport }
   | { type: "screenshot"; id: number }
   | { type: "control"; send: "request" | "release"; to?: number }
@@ -169,4 +205,6 @@ export type FromWorker =
     duration?: number;
     error?: string;
   }
+  | { type: "clipboard"; text: string }
+  | FileReport
   | { type: "disposed" };

@@ -14,11 +14,18 @@
  */
 
 export { RemoteFramebufferView, RfbCanvas } from "./view.ts";
-export type { StatusDetail, ViewOptions, ViewRecording } from "./view.ts";
+export type {
+  ClipboardDetail,
+  InputSupport,
+  StatusDetail,
+  ViewOptions,
+  ViewRecording,
+} from "./view.ts";
 export { RfbViewer } from "./viewer.ts";
 export type { ViewerOptions } from "./viewer.ts";
 export { defineRfbView, RfbViewElement } from "./element.ts";
 export type {
+  FileProgress,
   FrameInfo,
   ReducedStream,
   ViewStats,

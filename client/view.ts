@@ -1,8 +1,11 @@
 /**
  * `RemoteFramebufferView`: the main-thread half of the client. It makes a
  * canvas inside your element, hands it to a Web Worker (which owns the
- * socket, the decoders and the drawing), maps pointer, wheel and key input
- * to framebuffer pixels, and reports status and stats as DOM events.
+ * socket, the decoders and the drawing), sends input in framebuffer pixels
+ * (pointer and touch, wheel and dropped files: `input.ts`; keys, typed and
+ * composed text and pastes: `keyboard.ts`; gamepads: `gamepads.ts`; files:
+ * `files.ts`), takes the app's clipboard (`clipboard.ts`), and reports
+ * status and stats as DOM events.
  *
  * @module
  */
@@ -14,14 +17,14 @@ import type {
   PresenceMessage,
   Transport,
 } from "../src/protocol.ts";
-import { InputCoalescer } from "./coalesce.ts";
-import {
-  FIT_MODES,
-  type FitMode,
-  type Layout,
-  toFramePoint,
-} from "./mapping.ts";
+import { ClipboardOffer } from "./clipboard.ts";
+import { FileSender } from "./files.ts";
+import { GamepadPoller } from "./gamepads.ts";
+import { InputCapture } from "./input.ts";
+import { KeyboardSink } from "./keyboard.ts";
+import { FIT_MODES, type FitMode, type Layout } from "./mapping.ts";
 import type {
+  FileProgress,
   FromWorker,
   LayoutInfo,
   ToWorker,
@@ -29,44 +32,17 @@ import type {
   ViewStatus,
 } from "./messages.ts";
 import { createWorker } from "./_worker_factory.ts";
-import { BUTTON, buttons, modifiers, toWebSocketUrl } from "./dom_input.ts";
+import {
+  type ClipboardDetail,
+  type InputSupport,
+  inputSupport,
+  pasteRefusal,
+  type StatusDetail,
+  toWebSocketUrl,
+  type ViewOptions,
+} from "./view_options.ts";
 
-/** Options for a view. */
-export interface ViewOptions {
-  /** The stream's WebSocket URL, e.g. `ws://127.0.0.1:8765/`, or a path on this page's host. */
-  url: string;
-  /** How the frame fills the view. Default `"contain"`. */
-  fit?: FitMode;
-  /** In-flight window to ask the server for (it may only narrow its own). */
-  maxInflight?: number;
-  /** Token for the server's `authenticate` hook. */
-  token?: string;
-  /** Preferred transport. Default `"auto"`. */
-  transport?: "auto" | Transport;
-  /** Ask the server for `stats` every this many seconds. */
-  statsInterval?: number;
-  /** Reconnect with backoff after the socket drops. Default true. */
-  reconnect?: boolean;
-  /** Letterbox colour. Default: the element's `--rfb-bg`, else black. */
-  background?: string;
-  /** Where the worker script is, to override the built-in one (e.g. under a strict CSP). */
-  workerUrl?: string | URL;
-}
-
-/** The detail of a `status` event. */
-export interface StatusDetail {
-  /** The new status. */
-  status: ViewStatus;
-  /** The close code, for `closed`. */
-  code?: number;
-  /** The close reason or error text. */
-  reason?: string;
-  /**
-   * For `closed`: the view reconnects by itself in this many milliseconds
-   * (absent when it will not: a final close code, `reconnect: false`).
-   */
-  retryMs?: number;
-}
+export type { ClipboardDetail, InputSupport, StatusDetail, ViewOptions };
 
 let nextScreenshot = 1;
 
@@ -88,7 +64,11 @@ type RecordReply = Extract<FromWorker, { type: "record" }>;
  * `presence` (`CustomEvent<PresenceMessage | null>`: who watches, who
  * drives) and `control` (`CustomEvent<ControlMessage | null>`: this
  * viewer's standing; null once the connection drops). While `control` says
- * this viewer does not drive, its input is not sent.
+ * this viewer does not drive, its input is not sent. Beyond pointer and
+ * keys: `clipboard` (`CustomEvent<ClipboardDetail>`: the app offered text,
+ * or it was written), `file` (`CustomEvent<FileProgress>`, each step of a
+ * file sent) and `notice` (`CustomEvent<{ message: string }>`: something
+ * the user should hear, e.g. a paste the app cannot take).
  *
  * @example
  * ```ts ignore
@@ -115,11 +95,14 @@ export class RemoteFramebufferView extends EventTarget {
   #stats: ViewStats | null = null;
   #presence: PresenceMessage | null = null;
   #control: ControlMessage | null = null;
-  #coalescer: InputCoalescer;
-  #raf = 0;
+  #capture: InputCapture;
+  #keyboard: KeyboardSink;
+  #gamepads: GamepadPoller;
+  #offer: ClipboardOffer;
+  #files: FileSender;
+  #copyOnGesture: boolean;
   #resize: ResizeObserver;
   #cleanups: Array<() => void> = [];
-  #touches = new Map<number, { x: number; y: number }>();
   #shots = new Map<
     number,
     { resolve: (b: Blob) => void; reject: (e: Error) => void }
@@ -148,18 +131,49 @@ export class RemoteFramebufferView extends EventTarget {
       (getComputedStyle(element).getPropertyValue("--rfb-bg").trim() || "#000");
     const canvas = document.createElement("canvas");
     canvas.className = "rfb-canvas";
-    canvas.tabIndex = 0;
     canvas.style.cssText =
       "display:block;width:100%;height:100%;outline:none;touch-action:none;user-select:none";
     canvas.setAttribute("aria-label", "remote framebuffer");
     element.appendChild(canvas);
     this.canvas = canvas;
-    this.#coalescer = new InputCoalescer((event) => {
-      // A viewer that does not drive sends nothing (the server would drop it).
-      if (this.#control?.driving !== false) {
-        this.#post({ type: "input", event });
-      }
+    this.#copyOnGesture = options.copyOnGesture ?? true;
+    const gesture = () => {
+      if (this.#copyOnGesture) this.#offer.write().catch(() => {});
+    };
+    this.#capture = new InputCapture({
+      canvas,
+      layout: () => this.layout(),
+      send: (event) => this.#send(event),
+      focus: (e) => {
+        this.#keyboard.focus(e);
+        gesture();
+      },
+      drop: (files, at) => this.sendFiles(files, at),
     });
+    this.#keyboard = new KeyboardSink({
+      element,
+      canvas,
+      now: (event) => this.#capture.now(event),
+      paste: (text) => this.sendClipboard(text),
+      pasteFiles: (files) => this.sendFiles(files),
+      gesture,
+      focused: (on) => {
+        if (on && options.gamepads !== false) this.#gamepads.start();
+        else this.#gamepads.stop();
+      },
+    });
+    this.#gamepads = new GamepadPoller((event) => this.#capture.now(event));
+    this.#offer = new ClipboardOffer((text, written) =>
+      this.dispatchEvent(
+        new CustomEvent<ClipboardDetail>("clipboard", {
+          detail: { text, written },
+        }),
+      )
+    );
+    this.#files = new FileSender(
+      (msg) => this.#post(msg),
+      (p) => this.dispatchEvent(new CustomEvent("file", { detail: p })),
+    );
 
     this.#worker = options.workerUrl
       ? new Worker(options.workerUrl, { type: "module" })
@@ -191,7 +205,6 @@ export class RemoteFramebufferView extends EventTarget {
     this.#resize = new ResizeObserver(() => this.#relayout());
     this.#resize.observe(canvas);
     this.#watchDpr();
-    this.#listen();
   }
 
   /** The connection status. */
@@ -221,6 +234,76 @@ export class RemoteFramebufferView extends EventTarget {
    */
   get control(): ControlMessage | null {
     return this.#control;
+  }
+
+  /** What the server takes beyond pointer and keys; all off before its `config`. */
+  get accepts(): InputSupport {
+    return inputSupport(this.#config);
+  }
+
+  /**
+   * Paste text into the app (as a paste in the focused view does). False,
+   * with a `notice`, when it is not sent: the server takes no pastes, the
+   * text is over its limit, or this viewer does not drive.
+   */
+  sendClipboard(text: string): boolean {
+    const why = pasteRefusal(
+      text,
+      this.accepts,
+      this.#control?.driving !== false,
+    );
+    if (why) {
+      this.#notice(`Paste not sent: ${why}`);
+      return false;
+    }
+    this.#post({ type: "clipboard", text });
+    return true;
+  }
+
+  /**
+   * Send files to the app (as dropping them on the view does; `at` is the
+   * framebuffer point they were dropped on). Each is queued, or refused at
+   * once when the app takes no files, it is over the app's limit, or this
+   * viewer does not drive; progress comes as `file` events.
+   */
+  sendFiles(
+    files: Iterable<File>,
+    at: { x: number; y: number } | null = null,
+  ): FileProgress[] {
+    return this.#files.send(files, at, {
+      connected: this.#config !== null,
+      maxBytes: this.accepts.files,
+      driving: this.#control?.driving !== false,
+    });
+  }
+
+  /** Stop sending a file (by the id in its `FileProgress`). */
+  cancelFile(id: number): void {
+    this.#files.cancel(id);
+  }
+
+  /** The latest files sent, oldest first. */
+  get files(): FileProgress[] {
+    return this.#files.transfers;
+  }
+
+  /** The app's clipboard text not yet written to the page's clipboard, or null. */
+  get clipboard(): string | null {
+    return this.#offer.pending;
+  }
+
+  /**
+   * Write the app's clipboard text to the page's clipboard; call it from a
+   * user gesture (a click). False when there is none or the browser
+   * refused.
+   */
+  copyClipboard(): Promise<boolean> {
+    return this.#offer.write();
+  }
+
+  /** Bring up the on-screen keyboard (on a touch device; call from a tap). */
+  showKeyboard(): void {
+    this.#keyboard.showKeyboard();
   }
 
   /** Ask to drive (a stream whose control is exclusive). */
@@ -308,7 +391,12 @@ export class RemoteFramebufferView extends EventTarget {
 
   /** Focus the view so it receives keys (Escape gives focus back to the page). */
   focus(): void {
-    this.canvas.focus();
+    this.#keyboard.focus();
+  }
+
+  /** Whether the view has the focus (its keys go to the app). */
+  get focused(): boolean {
+    return this.#keyboard.focused;
   }
 
   /** The layout for mapping points, from the canvas's current box. */
@@ -328,8 +416,9 @@ export class RemoteFramebufferView extends EventTarget {
     for (const undo of this.#cleanups) undo();
     this.#cleanups = [];
     this.#resize.disconnect();
-    cancelAnimationFrame(this.#raf);
-    this.#coalescer.clear();
+    this.#capture.dispose();
+    this.#keyboard.dispose();
+    this.#gamepads.stop();
     const worker = this.#worker;
     worker.onmessage = (e: MessageEvent<FromWorker>) => {
       if (e.data.type === "disposed") worker.terminate();
@@ -349,6 +438,19 @@ export class RemoteFramebufferView extends EventTarget {
 
   #post(msg: ToWorker): void {
     if (!this.#disposed) this.#worker.postMessage(msg);
+  }
+
+  /** Input out: not from a viewer that does not drive (the server would drop it), nor what the server does not take. */
+  #send(event: InputEvent): void {
+    if (this.#control?.driving === false) return;
+    const { textInput, gamepad } = this.accepts;
+    if (event.type === "text_input" && !textInput) return;
+    if (event.type === "gamepad" && !gamepad) return;
+    this.#post({ type: "input", event });
+  }
+
+  #notice(message: string): void {
+    this.dispatchEvent(new CustomEvent("notice", { detail: { message } }));
   }
 
   #fromWorker(msg: FromWorker): void {
@@ -373,7 +475,7 @@ export class RemoteFramebufferView extends EventTarget {
         break;
       case "control":
         this.#control = msg.control;
-        this.#coalescer.clear(); // nothing queued under the old standing
+        this.#capture.clear(); // nothing queued under the old standing
         this.canvas.dataset.driving = String(msg.control.driving);
         this.dispatchEvent(new CustomEvent("control", { detail: msg.control }));
         break;
@@ -387,6 +489,12 @@ export class RemoteFramebufferView extends EventTarget {
       case "record":
         this.#records.get(msg.id)?.(msg);
         this.#records.delete(msg.id);
+        break;
+      case "clipboard":
+        this.#offer.offer(msg.text);
+        break;
+      case "file":
+        this.#files.report(msg);
         break;
       case "screenshot": {
         const p = this.#shots.get(msg.id);
@@ -438,147 +546,6 @@ export class RemoteFramebufferView extends EventTarget {
     };
     query.addEventListener("change", onChange);
     this.#cleanups.push(() => query.removeEventListener("change", onChange));
-  }
-
-  #on<K extends keyof HTMLElementEventMap>(
-    type: K,
-    fn: (e: HTMLElementEventMap[K]) => void,
-    options?: AddEventListenerOptions,
-  ): void {
-    this.canvas.addEventListener(type, fn, options);
-    this.#cleanups.push(() =>
-      this.canvas.removeEventListener(type, fn, options)
-    );
-  }
-
-  #schedule(): void {
-    if (this.#raf || this.#disposed) return;
-    this.#raf = requestAnimationFrame(() => {
-      this.#raf = 0;
-      this.#coalescer.flush();
-    });
-  }
-
-  #point(e: PointerEvent | MouseEvent | WheelEvent) {
-    const box = this.canvas.getBoundingClientRect();
-    const p = toFramePoint(
-      this.layout(),
-      e.clientX - box.left,
-      e.clientY - box.top,
-    );
-    return {
-      x: p.x,
-      y: p.y,
-      inside: p.inside,
-      pixel_ratio: globalThis.devicePixelRatio || 1,
-    };
-  }
-
-  #touchFields(
-    e: PointerEvent,
-  ): {
-    ntouches?: number;
-    touches?: Array<{ x: number; y: number; id: number }>;
-  } {
-    if (e.pointerType !== "touch") return {};
-    const touches = [...this.#touches].map(([id, t]) => ({
-      id,
-      x: t.x,
-      y: t.y,
-    }));
-    return { ntouches: touches.length, touches };
-  }
-
-  #pointer(
-    type: "pointer_down" | "pointer_up" | "pointer_move" | "double_click",
-    e: PointerEvent | MouseEvent,
-  ): InputEvent {
-    const touch = e instanceof PointerEvent ? this.#touchFields(e) : {};
-    return {
-      type,
-      ...this.#point(e),
-      button: type === "pointer_move" ? 0 : (BUTTON[e.button] ?? 0),
-      buttons: buttons(e),
-      modifiers: modifiers(e),
-      timestamp: e.timeStamp / 1000,
-      ...touch,
-    } as InputEvent;
-  }
-
-  #listen(): void {
-    const trackTouch = (e: PointerEvent, down: boolean) => {
-      if (e.pointerType !== "touch") return;
-      if (down) {
-        const p = this.#point(e);
-        this.#touches.set(e.pointerId, { x: p.x, y: p.y });
-      } else {
-        this.#touches.delete(e.pointerId);
-      }
-    };
-    this.#on("pointerdown", (e) => {
-      this.canvas.focus({ preventScroll: true });
-      if (e.pointerType !== "touch" || e.isPrimary) {
-        try {
-          this.canvas.setPointerCapture(e.pointerId);
-        } catch { /* pointer already gone */ }
-      }
-      trackTouch(e, true);
-      if (!e.isPrimary) return; // extra fingers travel in `touches`
-      e.preventDefault();
-      this.#coalescer.now(this.#pointer("pointer_down", e));
-    });
-    this.#on("pointermove", (e) => {
-      trackTouch(e, this.#touches.has(e.pointerId));
-      if (!e.isPrimary) return;
-      this.#coalescer.move(this.#pointer("pointer_move", e));
-      this.#schedule();
-    });
-    const up = (e: PointerEvent) => {
-      // The event still lists the finger that lifts (a one-finger tap is
-      // ntouches 1 on both down and up); it is forgotten afterwards.
-      const ev = e.isPrimary ? this.#pointer("pointer_up", e) : null;
-      trackTouch(e, false);
-      if (ev) this.#coalescer.now(ev);
-    };
-    this.#on("pointerup", up);
-    this.#on("pointercancel", up);
-    this.#on(
-      "dblclick",
-      (e) => this.#coalescer.now(this.#pointer("double_click", e)),
-    );
-    this.#on("contextmenu", (e) => e.preventDefault());
-    this.#on("wheel", (e) => {
-      e.preventDefault(); // the view scrolls the scene, not the page
-      const unit = e.deltaMode === 1 ? 33 : e.deltaMode === 2 ? 100 : 1;
-      this.#coalescer.wheel({
-        type: "wheel",
-        ...this.#point(e),
-        dx: e.deltaX * unit,
-        dy: e.deltaY * unit,
-        buttons: buttons(e),
-        modifiers: modifiers(e),
-        timestamp: e.timeStamp / 1000,
-      });
-      this.#schedule();
-    }, { passive: false });
-    const key = (type: "key_down" | "key_up") => (e: KeyboardEvent) => {
-      if (e.key === "Escape") {
-        if (type === "key_down") this.canvas.blur();
-        return;
-      }
-      // Tab leaves the view; browser shortcuts (Ctrl/Meta + key) keep working.
-      if (e.key === "Tab") return;
-      if (!e.ctrlKey && !e.metaKey) e.preventDefault();
-      this.#coalescer.now({
-        type,
-        key: e.key,
-        code: e.code,
-        modifiers: modifiers(e),
-        timestamp: e.timeStamp / 1000,
-      });
-    };
-    this.#on("keydown", key("key_down"));
-    this.#on("keyup", key("key_up"));
   }
 }
 

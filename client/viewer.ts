@@ -1,9 +1,11 @@
 /**
  * `RfbViewer`: the "batteries" viewer. A view plus a status pill, a latency
  * badge, a toggleable stats HUD and a toolbar (screenshot, record,
- * fullscreen, transport, HUD), and on a shared stream a sharing pill ("View
- * only · Alice is driving · 12 watching") and a control button (request,
- * cancel, hand over, release), themed through CSS custom properties:
+ * fullscreen, transport, HUD; Copy, Send file and Keyboard when they apply), notes on
+ * files sent and the app's clipboard (`viewer_input.ts`), and on a shared
+ * stream a sharing pill ("View only · Alice is driving · 12 watching") and
+ * a control button (request, cancel, hand over, release), themed through
+ * CSS custom properties:
  *
  * `--rfb-bg`, `--rfb-fg`, `--rfb-accent`, `--rfb-panel`, `--rfb-ok`,
  * `--rfb-warn`, `--rfb-bad`, `--rfb-font`, `--rfb-radius`.
@@ -18,6 +20,7 @@
 import type { ConfigMessage, Transport } from "../src/protocol.ts";
 import type { ReducedStream, ViewStats } from "./messages.ts";
 import { controlAction, presenceLine } from "./sharing.ts";
+import { INPUT_CSS, InputChrome } from "./viewer_input.ts";
 import {
   RemoteFramebufferView,
   type StatusDetail,
@@ -45,7 +48,6 @@ font:12px/1.35 var(--rfb-font,system-ui,-apple-system,"Segoe UI",sans-serif);ove
 border-radius:var(--_radius);box-sizing:border-box}
 .rfb-viewer *{box-sizing:border-box}
 .rfb-viewer .rfb-stage{position:absolute;inset:0}
-.rfb-viewer .rfb-canvas:focus-visible{box-shadow:inset 0 0 0 2px var(--_accent)}
 .rfb-viewer .rfb-top{position:absolute;top:8px;left:8px;right:8px;display:flex;flex-wrap:wrap;gap:6px;
 justify-content:space-between;align-items:flex-start;pointer-events:none}
 .rfb-viewer .rfb-group{display:flex;gap:6px}
@@ -74,7 +76,7 @@ max-width:calc(100% - 16px);max-height:calc(100% - 16px);overflow:hidden}
 .rfb-viewer .rfb-share[data-driving=true] .rfb-dot{background:var(--_accent);box-shadow:0 0 6px var(--_accent)}
 .rfb-viewer .rfb-share[data-driving=false] .rfb-dot{background:var(--_fg);opacity:.5}
 .rfb-viewer .rfb-canvas[data-driving=false]{cursor:default}
-`;
+${INPUT_CSS}`;
 
 function injectStyle(): void {
   if (document.getElementById(STYLE_ID)) return;
@@ -162,6 +164,7 @@ export class RfbViewer {
   #controlButton: HTMLButtonElement | null = null;
   #recordButton: HTMLButtonElement | null = null;
   #recording: ViewRecording | Promise<unknown> | null = null;
+  #input: InputChrome;
   #title: string;
   /** Whether the caller asked for the HUD (`hud`). */
   #hudWanted: boolean;
@@ -207,6 +210,7 @@ export class RfbViewer {
     this.#hud = el("pre", "rfb-hud", this.root);
     this.#hud.hidden = !this.#hudWanted;
     this.#hud.textContent = "waiting for stats…";
+    this.#input = new InputChrome(this.view, this.root);
     if (options.toolbar !== false) this.#toolbar(top);
     this.#fitChrome(top);
     this.#resize = new ResizeObserver(() => this.#fitChrome(top));
@@ -338,6 +342,7 @@ export class RfbViewer {
   /** Remove the viewer and close its view. */
   dispose(): void {
     this.#resize.disconnect();
+    this.#input.dispose();
     this.view.dispose();
     this.root.remove();
   }
@@ -384,6 +389,7 @@ export class RfbViewer {
     button("Fullscreen", "Enter or leave fullscreen", () => {
       this.toggleFullscreen().catch(() => {});
     });
+    this.#input.toolbar(button);
     // Shown only on a stream whose control is handed over (see sharing.ts).
     this.#controlButton = button("", "", () => {
       const action = controlAction(this.view.presence, this.view.control);

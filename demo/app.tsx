@@ -202,14 +202,25 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     streams.push({ display, scene, moving });
     return display;
   };
-  add("main", width, height, make(width, height), true);
+  // The paint canvases take dropped images (up to 8 MiB each).
+  const images: DisplayOptions = { maxFileBytes: 8 << 20 };
+  add(
+    "main",
+    width,
+    height,
+    make(width, height),
+    true,
+    pattern === "paint" ? images : {},
+  );
   add("fractal", 640, 360, fractal(640, 360), false);
   add("private", 640, 360, paint(640, 360), false, {
+    ...images,
     authenticate: ({ request }) => signedIn(request),
   });
   // The classroom: roles from the demo's own session cookie. Anyone may
   // watch; signed-in presenters may drive, one at a time.
   add("classroom", 640, 360, paint(640, 360), false, {
+    ...images,
     control: "exclusive",
     controlIdle: 5,
     authenticate: ({ request }) => {

@@ -36,6 +36,8 @@ import type { DisplayStats } from "./display_stats.ts";
 import { type Recording, startRecording } from "./record/recording.ts";
 import { stillBase64, takeSnapshot } from "./record/snapshot.ts";
 import type { RecordOptions, SnapshotOptions } from "./record/types.ts";
+import { clipboardMessage } from "./protocol.ts";
+import { utf8Length } from "./session/clipboard.ts";
 
 export type { DisplayStats, ViewerPresence };
 
@@ -168,6 +170,7 @@ export class Display implements AsyncDisposable {
       input: sourced?.input ?? ((ev) => this.#events.push(ev)),
       source: sourced?.source,
       desk: sourced?.desk,
+      fileBytes: (viewer) => this.#events.fileBytes(viewer),
     });
     internalsOf.set(this, {
       accept: (socket, req) => this.#hub.accept(socket, req),
@@ -512,6 +515,37 @@ export class Display implements AsyncDisposable {
   ): Promise<Recording> {
     this.#open("record()");
     return startRecording(this.#hub, target, options);
+  }
+
+  /**
+   * Offer text to the viewers' clipboards: to every viewer, or to viewer
+   * `viewer` only (an id from `presence()` or an event's `viewer`). The
+   * browser client writes it to the page's clipboard on the user's next
+   * gesture in the view, or from the viewer's Copy button (browsers let a
+   * page write the clipboard only then). Returns how many viewers it went
+   * to. Throws a `RangeError` when the text is over `maxClipboardBytes` of
+   * UTF-8.
+   *
+   * @example
+   * ```ts
+   * import { Display } from "@rfb/core";
+   * const display = new Display(64, 64);
+   * display.setClipboard("result: 42"); // 0: nobody watches yet
+   * await display.close();
+   * ```
+   */
+  setClipboard(text: string, viewer?: number): number {
+    this.#open("setClipboard()");
+    if (typeof text !== "string") {
+      throw new TypeError("setClipboard(): text must be a string");
+    }
+    const bytes = utf8Length(text), max = this.#opts.maxClipboardBytes;
+    if (bytes > max) {
+      throw new RangeError(
+        `setClipboard(): ${bytes} bytes of text is over maxClipboardBytes (${max})`,
+      );
+    }
+    return this.#hub.presence.send(clipboardMessage(text), viewer);
   }
 
   /**

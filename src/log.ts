@@ -185,3 +185,42 @@ export function limitLogger(
     }
   };
 }
+
+const guarded = new WeakMap<Logger, WeakMap<Clock, Logger>>();
+const guards = new WeakSet<Logger>();
+
+/**
+ * The wrapper every display's and server's logger goes through: it never
+ * throws into the library (a broken logger must not break a stream), writes
+ * control characters in a line as escapes (`\n`, `\x1b`; see `logSafe`) so
+ * that one call is one line, and caps the lines a second (`limitLogger`: 20
+ * a second of each level, 100 errors, the rest summarised). Wrapping the same
+ * logger with the same clock again gives the same wrapper, so the streams of
+ * a server that share a logger share its cap; a wrapper is returned as is.
+ *
+ * @example
+ * ```ts
+ * import { safeLogger } from "./log.ts";
+ * import { systemClock } from "./clock.ts";
+ * const log = safeLogger(() => {
+ *   throw new Error("broken");
+ * }, systemClock);
+ * log("warn", "no throw"); // the error stays inside
+ * ```
+ */
+export function safeLogger(log: Logger, clock: Clock): Logger {
+  if (guards.has(log)) return log;
+  let byClock = guarded.get(log);
+  if (!byClock) guarded.set(log, byClock = new WeakMap());
+  let wrapped = byClock.get(clock);
+  if (!wrapped) {
+    wrapped = limitLogger((level, message) => {
+      try {
+        log(level, logSafe(message, 4096));
+      } catch { /* a broken logger must not break a stream */ }
+    }, clock);
+    byClock.set(clock, wrapped);
+    guards.add(wrapped);
+  }
+  return wrapped;
+}

@@ -6,11 +6,17 @@
  */
 
 import type { Clock } from "./clock.ts";
+export { safeLogger } from "./log.ts";
 import { refuseUnknownKeys } from "./names.ts";
-import { limitLogger, type Logger, logSafe } from "./log.ts";
+import { type Logger, safeLogger } from "./log.ts";
 import { type ImageFormat, MAX_SIDE, type Transport } from "./protocol.ts";
 import type { Frame } from "./frame.ts";
 import { originKey } from "./http/origin.ts";
+import {
+  INPUT_KEYS,
+  type InputOptions,
+  resolveInputOptions,
+} from "./options_input.ts";
 import {
   CONTROL_MODES,
   type ControlMode,
@@ -72,8 +78,8 @@ export const ENCODER_CHOICES = ["auto", "nvenc", "x264"] as const;
 /** The `encoder` option: `"auto"` (NVENC when it opens, else libx264), `"nvenc"` or `"x264"`. */
 export type EncoderChoice = typeof ENCODER_CHOICES[number];
 
-/** Settings shared by every viewer of a display. */
-export interface DisplayOptions {
+/** Settings shared by every viewer of a display (the clipboard and file limits are `InputOptions`). */
+export interface DisplayOptions extends InputOptions {
   /** `"auto"` (H.264 where both sides can, else images), `"image"` or `"webcodecs"`. Default `"auto"`. */
   transport?: "auto" | Transport;
   /** Image format for live frames. Default `"jpeg"`. */
@@ -237,6 +243,7 @@ const DISPLAY_KEYS = [
   "imageEncoder",
   "logger",
   "clock",
+  ...INPUT_KEYS,
 ] as const satisfies readonly (keyof DisplayOptions)[];
 
 /** The options a listener adds to a display's. */
@@ -313,45 +320,6 @@ export const X264_PRESETS: readonly string[] = [
   "slower",
   "veryslow",
 ];
-
-const guarded = new WeakMap<Logger, WeakMap<Clock, Logger>>();
-const guards = new WeakSet<Logger>();
-
-/**
- * The wrapper every display's and server's logger goes through: it never
- * throws into the library (a broken logger must not break a stream), writes
- * control characters in a line as escapes (`\n`, `\x1b`; see `logSafe`) so
- * that one call is one line, and caps the lines a second (`limitLogger`: 20
- * a second of each level, 100 errors, the rest summarised). Wrapping the same
- * logger with the same clock again gives the same wrapper, so the streams of
- * a server that share a logger share its cap; a wrapper is returned as is.
- *
- * @example
- * ```ts
- * import { safeLogger } from "./options.ts";
- * import { systemClock } from "./clock.ts";
- * const log = safeLogger(() => {
- *   throw new Error("broken");
- * }, systemClock);
- * log("warn", "no throw"); // the error stays inside
- * ```
- */
-export function safeLogger(log: Logger, clock: Clock): Logger {
-  if (guards.has(log)) return log;
-  let byClock = guarded.get(log);
-  if (!byClock) guarded.set(log, byClock = new WeakMap());
-  let wrapped = byClock.get(clock);
-  if (!wrapped) {
-    wrapped = limitLogger((level, message) => {
-      try {
-        log(level, logSafe(message, 4096));
-      } catch { /* a broken logger must not break a stream */ }
-    }, clock);
-    byClock.set(clock, wrapped);
-    guards.add(wrapped);
-  }
-  return wrapped;
-}
 
 /** `"a", "b" or "c"`. */
 function oneOf(values: readonly string[]): string {
@@ -516,6 +484,7 @@ export function resolveDisplayOptions(
       opts.clock ?? defaults.clock,
     ),
     clock: opts.clock ?? defaults.clock,
+    ...resolveInputOptions(opts, where),
   };
 }
 

@@ -18,6 +18,8 @@
  * - `server_messages.ts`: `config`, `stats`, `set_quality`, `presence` and
  *   `control`;
  * - `input_events.ts`: input events and their validation;
+ * - `extra_events.ts`: our optional `text_input` and `gamepad` events;
+ * - `transfers.ts`: our optional clipboard and file messages, both ways;
  * - `client_messages.ts`: what a client sends, and its parser;
  * - `negotiation.ts`: choosing a transport for a viewer.
  *
@@ -38,3 +40,5 @@ export * from "./protocol/server_messages.ts";
 export * from "./protocol/input_events.ts";
 export * from "./protocol/client_messages.ts";
 export * from "./protocol/negotiation.ts";
+export * from "./protocol/extra_events.ts";
+export * from "./protocol/transfers.ts";

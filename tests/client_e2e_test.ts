@@ -256,11 +256,10 @@ for (const dpr of [1, 2]) {
           await page.mouse.click(LEFT + cx, TOP + cy);
           await page.keyboard.press("Shift+KeyA");
           // Escape gives the focus back to the page: later keys stay home.
+          assert.equal(await page.evaluate(`globalThis.view.focused`), true);
           await page.keyboard.press("Escape");
           assert.equal(
-            await page.evaluate(
-              `document.activeElement === globalThis.view.canvas`,
-            ),
+            await page.evaluate(`globalThis.view.focused`),
             false,
             `${what}: Escape blurs the view`,
           );
@@ -347,9 +346,21 @@ for (const dpr of [1, 2]) {
           );
           assert.deepEqual(keys[1].modifiers, ["Shift"]);
           assert.equal(keys[1].code, "KeyA");
+          // The key that types also commits its text (from the view's text
+          // area), between its key_down and key_up; nothing else typed.
+          const typed = evs.filter((e) => e.type === "text_input");
+          assert.deepEqual(typed.map((e) => e.text), ["A"], `${what} text`);
+          const seq = evs.map((e) =>
+            e.type === "text_input" ? "text" : `${e.type} ${e.key}`
+          );
+          assert.ok(
+            seq.indexOf("key_down A") < seq.indexOf("text") &&
+              seq.indexOf("text") < seq.indexOf("key_up A"),
+            `${what}: text_input between the key's down and up`,
+          );
           // The order on the wire is the order of input.
           const order = evs.map((e) => e.type).filter((t) =>
-            t !== "pointer_move" && t !== "resize"
+            t !== "pointer_move" && t !== "resize" && t !== "text_input"
           );
           assert.deepEqual(order, [
             "wheel",

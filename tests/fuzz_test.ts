@@ -59,6 +59,10 @@ const KNOWN_TYPES = [
   "event",
   "request_control",
   "release_control",
+  "clipboard",
+  "file_start",
+  "file_chunk",
+  "file_cancel",
 ];
 const EVENT_TYPES = [
   "pointer_down",
@@ -69,6 +73,8 @@ const EVENT_TYPES = [
   "key_down",
   "key_up",
   "resize",
+  "text_input",
+  "gamepad",
 ];
 
 // ---------------------------------------------------------------------------
@@ -158,7 +164,62 @@ const eventObject: fc.Arbitrary<unknown> = fc.record({
     fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 70 }),
     nasty,
   ),
+  // text_input and gamepad
+  text: fc.oneof(fc.string({ maxLength: 1100 }), nasty),
+  index: fc.oneof(fc.integer({ min: -1, max: 17 }), nasty),
+  id: fc.oneof(fc.string({ maxLength: 140 }), nasty),
+  connected: fc.oneof(fc.boolean(), nasty),
+  axes: fc.oneof(
+    fc.array(fc.double({ min: -1.5, max: 1.5, noNaN: true }), {
+      maxLength: 40,
+    }),
+    nasty,
+  ),
 }, { requiredKeys: [] });
+
+/** Base64 of a few bytes, or something that is not. */
+const base64ish: fc.Arbitrary<unknown> = fc.oneof(
+  fc.uint8Array({ maxLength: 300 }).map((b) => b.toBase64()),
+  fc.uint8Array({ maxLength: 300 }).map((b) => b.toBase64().slice(1)),
+  fc.constantFrom("", "====", "!!", "AAA", "A".repeat(61_444)),
+  nasty,
+);
+
+/** Clipboard pieces and file transfers, well-formed or not, for any id. */
+const transfer: fc.Arbitrary<unknown> = fc.oneof(
+  fc.record({
+    type: fc.constant("clipboard"),
+    text: fc.oneof(fc.string({ maxLength: 200 }), nasty),
+    more: fc.oneof(fc.boolean(), nasty),
+  }, { requiredKeys: ["type"] }),
+  fc.record({
+    type: fc.constant("file_start"),
+    id: fc.oneof(fc.nat({ max: 5 }), nasty),
+    name: fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.constantFrom("..", ".", "../../x", "a\u0000b", "con"),
+      nasty,
+    ),
+    mime: fc.oneof(
+      fc.constantFrom("image/png", "text/plain", "", "x", "a/b/c"),
+      fc.string({ maxLength: 140 }),
+      nasty,
+    ),
+    size: fc.oneof(fc.nat({ max: 2000 }), nasty),
+    x: num(-10, 100),
+    y: num(-10, 100),
+  }, { requiredKeys: ["type"] }),
+  fc.record({
+    type: fc.constant("file_chunk"),
+    id: fc.oneof(fc.nat({ max: 5 }), nasty),
+    offset: fc.oneof(fc.nat({ max: 2000 }), nasty),
+    data: base64ish,
+  }, { requiredKeys: ["type"] }),
+  fc.record({
+    type: fc.constant("file_cancel"),
+    id: fc.oneof(fc.nat({ max: 5 }), nasty),
+  }, { requiredKeys: ["type"] }),
+);
 
 /**
  * Messages a viewer may send after `hello` that must never close its
@@ -203,6 +264,9 @@ const survivable: fc.Arbitrary<unknown> = fc.oneof(
     type: fc.constant("release_control"),
     to: fc.oneof(fc.integer({ min: -2, max: 100 }), nasty),
   }, { requiredKeys: ["type"] }),
+  // Pastes and files: pieces and chunks out of order, for unknown ids,
+  // over the limits, with broken base64.
+  { weight: 3, arbitrary: transfer },
   fc.record({
     type: fc.string({ maxLength: 30 }).filter((t) => !KNOWN_TYPES.includes(t)),
     payload: fc.jsonValue({ maxDepth: 4 }),
@@ -355,6 +419,40 @@ const validAfterHello: fc.Arbitrary<unknown> = fc.oneof(
       key: fc.string({ minLength: 1, maxLength: 64 }),
     }),
   }),
+  fc.record({
+    type: fc.constant("event"),
+    event: fc.record({
+      type: fc.constant("text_input"),
+      text: fc.string({ minLength: 1, maxLength: 64 }),
+    }),
+  }),
+  fc.record({
+    type: fc.constant("event"),
+    event: fc.record({
+      type: fc.constant("gamepad"),
+      index: fc.nat({ max: 15 }),
+      buttons: fc.array(fc.double({ min: 0, max: 1, noNaN: true })),
+    }),
+  }),
+  fc.record({
+    type: fc.constant("clipboard"),
+    text: fc.string({ maxLength: 100 }),
+  }),
+  fc.record({
+    type: fc.constant("file_start"),
+    id: fc.nat(),
+    name: fc.string(),
+    size: fc.nat({ max: 100 }),
+  }),
+  fc.record({
+    type: fc.constant("file_chunk"),
+    id: fc.nat(),
+    offset: fc.nat(),
+    data: fc.uint8Array({ minLength: 1, maxLength: 30 }).map((b) =>
+      b.toBase64()
+    ),
+  }),
+  fc.record({ type: fc.constant("file_cancel"), id: fc.nat() }),
 );
 
 /** Inputs that must close the connection, with the code PROTOCOL.md names. */
@@ -481,6 +579,9 @@ const torn: fc.Arbitrary<Torn> = fc.oneof(
 /** Drains the display's events, resolves markers and counts events per viewer. */
 class EventTap {
   readonly perViewer = new Map<number, number>();
+  /** Files by name and pastes by text, as the app got them. */
+  readonly files = new Map<string, Uint8Array>();
+  readonly pastes = new Set<string>();
   #seen = new Set<number>();
   #waiting = new Map<number, () => void>();
   #timer: ReturnType<typeof setInterval>;
@@ -495,6 +596,8 @@ class EventTap {
     const evs = this.#display.pollEvents();
     for (const ev of evs) {
       this.perViewer.set(ev.viewer, (this.perViewer.get(ev.viewer) ?? 0) + 1);
+      if (ev.type === "file") this.files.set(ev.name, ev.bytes);
+      if (ev.type === "clipboard") this.pastes.add(ev.text);
       if (
         ev.type === "resize" && ev.height === 4242 && ev.pwidth === 4243 &&
         ev.pheight === 4244 && ev.ratio === 0.125
@@ -697,6 +800,8 @@ Deno.test("fuzz: a live display survives >10,000 hostile inputs and a steady vie
   const display = await serve(W, H, {
     port: 0,
     stillAfter: false,
+    maxFileBytes: 4096,
+    maxClipboardBytes: 1000,
     logger: (level, message) => lines.push([level, message]),
   });
   const url = `ws://127.0.0.1:${display.port}/`;
@@ -713,7 +818,7 @@ Deno.test("fuzz: a live display survives >10,000 hostile inputs and a steady vie
     () => samples.push([performance.now(), steady.received]),
     100,
   );
-  const counts = { survivable: 0, fatal: 0, torn: 0, flood: 0 };
+  const counts = { survivable: 0, fatal: 0, torn: 0, flood: 0, transfer: 0 };
   const phases: Array<{ name: string; from: number; to: number; ms: number }> =
     [];
   const phase = async (name: string, run: () => Promise<void>) => {
@@ -861,6 +966,77 @@ Deno.test("fuzz: a live display survives >10,000 hostile inputs and a steady vie
         ),
         { ...params, numRuns: 3 },
       ));
+
+    // E. Files and pastes from three viewers at once, each valid one with
+    //    broken pieces, foreign ids and cancels around and between its
+    //    chunks: every valid file reaches the app byte for byte or is
+    //    refused with a reason, every valid paste arrives whole.
+    let job = 0, whole = 0, refused = 0;
+    await phase("file transfers", () =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.tuple(
+              fc.uint8Array({ maxLength: 4096 }),
+              fc.array(transfer, { maxLength: 40 }),
+              fc.string({ minLength: 1, maxLength: 300 }),
+              fc.integer({ min: 100, max: 3000 }),
+            ),
+            { minLength: 3, maxLength: 3 },
+          ),
+          async (jobs) => {
+            await Promise.all(jobs.map(async ([bytes, junk, text, step]) => {
+              const n = ++job;
+              const name = `fuzz-${n}.bin`, paste = `#${n}:${text}`;
+              const c = await TestViewer.open(url, { autoAck: false });
+              const send = (m: unknown) => c.ws.send(JSON.stringify(m));
+              try {
+                await c.nextText("config", Infinity);
+                const half = junk.length >> 1;
+                for (const m of junk.slice(0, half)) send(m);
+                send({ type: "clipboard", text: "" }); // ends a junk paste
+                send({ type: "clipboard", text: paste });
+                for (let id = 0; id <= 5; id++) {
+                  send({ type: "file_cancel", id });
+                }
+                send({ type: "file_start", id: 100, name, size: bytes.length });
+                for (let off = 0, k = half; off < bytes.length; off += step) {
+                  const data = bytes.subarray(off, off + step).toBase64();
+                  send({ type: "file_chunk", id: 100, offset: off, data });
+                  if (k < junk.length) send(junk[k++]);
+                }
+                let reply: Record<string, unknown>;
+                do reply = await c.nextText(undefined, 5000); while (
+                  reply.id !== 100 ||
+                  !(reply.done === true || reply.type === "file_refused")
+                );
+                await markThrough(tap, c, ++markerId % 65536);
+                assert.ok(tap.pastes.has(paste), "the paste arrived whole");
+                if (reply.type === "file_refused") {
+                  assert.ok(String(reply.reason).length > 0);
+                  assert.ok(
+                    !tap.files.has(name),
+                    "a refused file never arrives",
+                  );
+                  refused++;
+                } else {
+                  whole++;
+                  assert.deepEqual(tap.files.get(name), bytes, "byte for byte");
+                }
+                tap.files.delete(name);
+                assert.equal(c.ws.readyState, WebSocket.OPEN);
+              } finally {
+                await c.close();
+              }
+              counts.transfer += junk.length + 3 +
+                Math.ceil(bytes.length / step);
+            }));
+          },
+        ),
+        { ...params, numRuns: 40 },
+      ));
+    console.log(`fuzz: files ${whole} whole, ${refused} refused`);
+    assert.ok(whole > refused, "most valid files get through the junk");
 
     await until(
       () => display.viewers === 1,
@@ -1162,8 +1338,25 @@ function hostileText(knownBugs: boolean): fc.Arbitrary<string> {
         mime: codecish(knownBugs),
         pixel_ratio: mostly(fc.double({ min: 0.5, max: 3, noNaN: true })),
         max_inflight: mostly(fc.integer({ min: 1, max: 64 })),
+        input: mostly(
+          fc.subarray(["clipboard", "text_input", "gamepad", "file", "x"]),
+        ),
+        max_clipboard_bytes: mostly(fc.nat()),
+        max_file_bytes: mostly(fc.nat()),
       }, { requiredKeys: ["type"] })),
     },
+    // The app's clipboard and replies about files this viewer never sent.
+    json(fc.record({
+      type: fc.constant("clipboard"),
+      text: mostly(fc.string({ maxLength: 300 })),
+    }, { requiredKeys: ["type"] })),
+    json(fc.record({
+      type: fc.constantFrom("file_ack", "file_refused"),
+      id: mostly(fc.nat({ max: 3 })),
+      received: mostly(fc.nat()),
+      done: mostly(fc.boolean()),
+      reason: mostly(fc.string({ maxLength: 300 })),
+    }, { requiredKeys: ["type"] })),
     {
       weight: 2,
       arbitrary: json(fc.record({

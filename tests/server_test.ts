@@ -47,6 +47,8 @@ Deno.test("a viewer gets config, then a JPEG of the right size and pixels", asyn
     coords: "frame-pixels",
     mime: "image/jpeg",
     max_inflight: 2,
+    input: ["clipboard", "text_input", "gamepad"],
+    max_clipboard_bytes: 65536,
   });
   const f = await v.nextFrame();
   assert.equal(f.header.type, "image_frame");
@@ -912,4 +914,30 @@ Deno.test("an encoder that fails on one frame: logged, and the stream goes on", 
     log.lines.join("\n"),
   );
   await v.close();
+});
+
+Deno.test("an oversized message ends the viewer's session at once, not when its close comes: its slot is free (maxViewers 1)", async () => {
+  const { clientFrame, OP, RawSocket } = await import("./_raw_ws.ts");
+  await using display = await serve(W, H, {
+    port: 0,
+    maxViewers: 1,
+    stillAfter: false,
+    ...quiet,
+  });
+  const raw = await RawSocket.open(display.port!);
+  try {
+    const hello = JSON.stringify({ type: "hello", supported: ["image/jpeg"] });
+    await raw.write(clientFrame(OP.text, new TextEncoder().encode(hello)));
+    await until(() => display.viewers === 1, 3000, "the raw viewer admitted");
+    // A frame header over 64 KiB, and no answer to the server's close: the
+    // connection lingers until closeTimeout (2 s), the session does not.
+    const head = clientFrame(OP.text, new Uint8Array(70_000));
+    await raw.write(head.subarray(0, 64));
+    await until(() => display.viewers === 0, 1000, "the session ended");
+    const next = await TestViewer.open(ws(display));
+    assert.equal((await next.nextText("config", 1000)).type, "config");
+    await next.close();
+  } finally {
+    raw.abort();
+  }
 });

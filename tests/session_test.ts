@@ -387,7 +387,7 @@ Deno.test("session: hello → config with the negotiated fields, hello timer cle
   hello(r.session);
   await flush();
   assert.deepEqual(r.socket.rawTexts(), [
-    '{"type":"config","transport":"image","width":4,"height":2,"coords":"frame-pixels","mime":"image/jpeg","max_inflight":2}',
+    '{"type":"config","transport":"image","width":4,"height":2,"coords":"frame-pixels","mime":"image/jpeg","max_inflight":2,"input":["clipboard","text_input","gamepad"],"max_clipboard_bytes":65536}',
   ]);
   assert.ok(isOpen(r));
   assert.equal(r.socket.closeCode, null);
@@ -405,7 +405,7 @@ Deno.test("session: config carries pixel_ratio, chosen mime and max_inflight fro
   hello(r.session, ["image/jpeg", "image/webp"]);
   await flush();
   assert.deepEqual(r.socket.rawTexts(), [
-    '{"type":"config","transport":"image","width":640,"height":480,"coords":"frame-pixels","pixel_ratio":2,"mime":"image/webp","max_inflight":3}',
+    '{"type":"config","transport":"image","width":640,"height":480,"coords":"frame-pixels","pixel_ratio":2,"mime":"image/webp","max_inflight":3,"input":["clipboard","text_input","gamepad"],"max_clipboard_bytes":65536}',
   ]);
 });
 

@@ -15,8 +15,10 @@
  */
 
 import {
+  clipboardPieces,
   type ConfigMessage,
   type EnvelopeHeader,
+  type InputFeature,
   MAX_SIDE,
   type SetQualityMessage,
   type StatsMessage,
@@ -43,6 +45,7 @@ import {
 import { probeH264, VideoDecode } from "./video_decode.ts";
 import { readControl, readPresence } from "../sharing.ts";
 import { canEncode, WorkerRecorder } from "./record.ts";
+import { Uploads } from "./uploads.ts";
 
 /** The parts of the worker global this module uses. */
 interface WorkerScope {
@@ -51,6 +54,14 @@ interface WorkerScope {
 }
 
 const STATS_EVERY_MS = 500;
+const FEATURES: ReadonlySet<string> = new Set<InputFeature>([
+  "clipboard",
+  "text_input",
+  "gamepad",
+  "file",
+]);
+/** The longest clipboard text taken from a server, characters. */
+const MAX_CLIPBOARD_IN = 16 * 1024 * 1024;
 const STALL_MS = 3000;
 /** Arrival times kept for acks' `held_ms`, at most. */
 const MAX_ARRIVALS = 256;
@@ -58,6 +69,21 @@ const MAX_ARRIVALS = 256;
 function validSize(w: unknown, h: unknown): w is number {
   return Number.isInteger(w) && Number.isInteger(h) && (w as number) > 0 &&
     (h as number) > 0 && (w as number) <= MAX_SIDE && (h as number) <= MAX_SIDE;
+}
+
+/** The optional input fields of a `config`, checked one by one. */
+function inputFields(msg: Record<string, unknown>): Partial<ConfigMessage> {
+  const out: Partial<ConfigMessage> = {};
+  if (Array.isArray(msg.input)) {
+    out.input = msg.input.filter((f): f is InputFeature =>
+      typeof f === "string" && FEATURES.has(f)
+    );
+  }
+  const size = (v: unknown) =>
+    Number.isSafeInteger(v) && (v as number) >= 0 ? v as number : undefined;
+  out.max_clipboard_bytes = size(msg.max_clipboard_bytes);
+  out.max_file_bytes = size(msg.max_file_bytes);
+  return out;
 }
 
 /** One view's worker, from its `init` to its `dispose`. */
@@ -75,6 +101,7 @@ class ViewWorker {
   #images: ImageDecode;
   #video: VideoDecode;
   #socket: ServerSocket;
+  #uploads: Uploads;
   #statsTimer: ReturnType<typeof setInterval>;
   #recorder: WorkerRecorder | null = null;
 
@@ -113,7 +140,10 @@ class ViewWorker {
     this.#video = new VideoDecode(decode, this.#gate);
     const socket: SocketHooks = {
       status: (status, code, reason, retryMs) => {
-        if (status === "closed") this.#config = null;
+        if (status === "closed") {
+          this.#config = null;
+          this.#uploads.lost();
+        }
         this.#post({ type: "status", status, code, reason, retryMs });
       },
       open: () => {
@@ -127,6 +157,11 @@ class ViewWorker {
       binary: (data) => this.#binary(data),
     };
     this.#socket = new ServerSocket(init.url, init.reconnect, socket);
+    this.#uploads = new Uploads({
+      send: (m) => this.#socket.send(m),
+      buffered: () => this.#socket.buffered,
+      report: (r) => this.#post(r),
+    });
     this.#statsTimer = setInterval(() => this.#tick(), STATS_EVERY_MS);
     probeH264().then((ok) => {
       this.#video.enabled = ok;
@@ -143,6 +178,15 @@ class ViewWorker {
         break;
       case "input":
         this.#socket.send({ type: "event", event: msg.event });
+        break;
+      case "clipboard": // in pieces, each under the message size limit
+        for (const piece of clipboardPieces(msg.text)) this.#socket.send(piece);
+        break;
+      case "file":
+        this.#uploads.add(msg.id, msg.file, msg.x, msg.y);
+        break;
+      case "file_cancel":
+        this.#uploads.cancel(msg.id);
         break;
       case "transport":
         this.#transport = msg.transport;
@@ -237,6 +281,7 @@ class ViewWorker {
         coords: "frame-pixels",
         codec: str(msg.codec),
         mime: str(msg.mime),
+        ...inputFields(msg),
       };
       this.#config = config;
       this.#figures.configured();
@@ -256,6 +301,24 @@ class ViewWorker {
     } else if (msg.type === "control") {
       const control = readControl(msg);
       if (control) this.#post({ type: "control", control });
+    } else if (msg.type === "clipboard") {
+      const text = msg.text;
+      if (typeof text === "string" && text.length <= MAX_CLIPBOARD_IN) {
+        this.#post({ type: "clipboard", text });
+      }
+    } else if (msg.type === "file_ack" || msg.type === "file_refused") {
+      const { id, received, reason } = msg;
+      if (!Number.isSafeInteger(id)) return;
+      if (msg.type === "file_refused") {
+        this.#uploads.refused(
+          id as number,
+          typeof reason === "string" && reason.trim()
+            ? reason.slice(0, 200)
+            : "refused by the server",
+        );
+      } else if (Number.isSafeInteger(received)) {
+        this.#uploads.ack(id as number, received as number, msg.done === true);
+      }
     }
   }
 

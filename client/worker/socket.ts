@@ -22,6 +22,7 @@ import {
   CLOSE_TOO_BIG,
   CLOSE_UNKNOWN_STREAM,
   CLOSE_UNSUPPORTED,
+  type FileChunkWire,
   type HelloMessage,
   type SetViewportMessage,
   type Transport,
@@ -160,8 +161,16 @@ export class ServerSocket {
     this.#hooks = hooks;
   }
 
+  /** Bytes the socket holds unsent; Infinity when it is not open. */
+  get buffered(): number {
+    const ws = this.#ws;
+    return ws && ws.readyState === WebSocket.OPEN
+      ? ws.bufferedAmount
+      : Infinity;
+  }
+
   /** Send one message, if the socket is open (otherwise it is dropped). */
-  send(message: ClientMessage): void {
+  send(message: ClientMessage | FileChunkWire): void {
     const ws = this.#ws;
     if (ws && ws.readyState === WebSocket.OPEN) {
       ws.send(JSON.stringify(message));

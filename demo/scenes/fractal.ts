@@ -1,7 +1,8 @@
 /**
  * An interactive Mandelbrot view: drag to pan, wheel to zoom (around the
- * pointer), double click or `r` to reset. It renders only when the view
- * changes, so the stream rests (and sends its still) between moves.
+ * pointer), pinch with two fingers to zoom and pan, double click or `r` to
+ * reset. It renders only when the view changes, so the stream rests (and
+ * sends its still) between moves.
  *
  * @module
  */
@@ -23,6 +24,23 @@ export function fractal(width: number, height: number): Scene {
   let { cx, cy, scale } = home;
   let dirty = true;
   let drag: { x: number; y: number } | null = null;
+  /** Two fingers down: their midpoint and distance at the last event. */
+  let pinch: { x: number; y: number; dist: number } | null = null;
+  /** Zoom to `next` keeping the point under (fx, fy) under (tx, ty). */
+  const zoom = (
+    next: number,
+    fx: number,
+    fy: number,
+    tx: number,
+    ty: number,
+  ) => {
+    const px = cx + (fx - width / 2) * scale;
+    const py = cy + (fy - height / 2) * scale;
+    scale = Math.min(home.scale * 4, Math.max(1e-14, next));
+    cx = px - (tx - width / 2) * scale;
+    cy = py - (ty - height / 2) * scale;
+    dirty = true;
+  };
   const palette = new Uint8Array(256 * 3);
   for (let i = 0; i < 256; i++) {
     const t = i / 255;
@@ -71,6 +89,30 @@ export function fractal(width: number, height: number): Scene {
       return true;
     },
     input(ev) {
+      const touches = "touches" in ev ? ev.touches : undefined;
+      if (touches && touches.length >= 2) {
+        // A pinch: the fingers' midpoint pans, their spread zooms.
+        const [a, b] = touches;
+        const now = {
+          x: (a.x + b.x) / 2,
+          y: (a.y + b.y) / 2,
+          dist: Math.hypot(a.x - b.x, a.y - b.y),
+        };
+        if (pinch && now.dist > 0) {
+          zoom(scale * pinch.dist / now.dist, pinch.x, pinch.y, now.x, now.y);
+        }
+        pinch = now;
+        drag = null;
+        return;
+      }
+      if (pinch && touches) {
+        // Back to one finger (or none): it drags on from where it is.
+        pinch = null;
+        drag = touches.length === 1
+          ? { x: touches[0].x, y: touches[0].y }
+          : null;
+        if (ev.type !== "pointer_down") return;
+      }
       if (ev.type === "pointer_down" && ev.button === 1) {
         drag = { x: ev.x, y: ev.y };
       } else if (ev.type === "pointer_move" && drag && ev.buttons.includes(1)) {
@@ -81,13 +123,7 @@ export function fractal(width: number, height: number): Scene {
       } else if (ev.type === "pointer_up") {
         drag = null;
       } else if (ev.type === "wheel") {
-        const factor = Math.pow(1.0015, ev.dy);
-        const fx = cx + (ev.x - width / 2) * scale;
-        const fy = cy + (ev.y - height / 2) * scale;
-        scale = Math.min(home.scale * 4, Math.max(1e-14, scale * factor));
-        cx = fx - (ev.x - width / 2) * scale;
-        cy = fy - (ev.y - height / 2) * scale;
-        dirty = true;
+        zoom(scale * Math.pow(1.0015, ev.dy), ev.x, ev.y, ev.x, ev.y);
       } else if (
         ev.type === "double_click" || (ev.type === "key_down" && ev.key === "r")
       ) {

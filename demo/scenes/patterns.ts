@@ -1,11 +1,13 @@
 /**
  * Demo scenes that draw into a reused RGBA buffer: a bouncing box over a
- * moving gradient, and a paint canvas driven by the viewer's pointer.
+ * moving gradient, and a paint canvas driven by the viewer's pointer (an
+ * image dropped on it is drawn where it lands).
  *
  * @module
  */
 
-import type { DisplayEvent } from "../../mod.ts";
+import sharp from "sharp";
+import type { DisplayEvent, FileEvent } from "../../mod.ts";
 
 /** A scene: draw frame `t` (seconds) and react to input. */
 export interface Scene {
@@ -69,10 +71,42 @@ export function bounce(width: number, height: number): Scene {
   };
 }
 
+/** The most pixels a dropped image may have before it is decoded at all. */
+const MAX_DROPPED_PIXELS = 40_000_000;
+
+/**
+ * Decode a dropped image to RGBA that fits in `maxW` x `maxH` (never
+ * enlarged), turned upright; null when it is not an image sharp reads.
+ */
+async function decodeDropped(
+  file: FileEvent,
+  maxW: number,
+  maxH: number,
+): Promise<{ data: Uint8Array; width: number; height: number } | null> {
+  try {
+    const { data, info } = await sharp(file.bytes, {
+      limitInputPixels: MAX_DROPPED_PIXELS,
+    }).rotate().resize({
+      width: maxW,
+      height: maxH,
+      fit: "inside",
+      withoutEnlargement: true,
+    }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    return {
+      data: new Uint8Array(data),
+      width: info.width,
+      height: info.height,
+    };
+  } catch {
+    return null; // not an image (or a broken one): the canvas stays as it is
+  }
+}
+
 /**
  * A paint canvas: drag to draw, the wheel changes the brush size, `c`
- * clears. It draws only when something changed, so the stream rests and
- * the viewer gets a lossless still.
+ * clears, and an image dropped on the view is drawn centred where it was
+ * dropped (at most half the canvas's size). It draws only when something
+ * changed, so the stream rests and the viewer gets a lossless still.
  *
  * @example
  * ```ts
@@ -139,6 +173,29 @@ export function paint(width: number, height: number): Scene {
       } else if (ev.type === "key_down" && ev.key === "c") {
         canvas.fill(255);
         dirty = true;
+      } else if (ev.type === "file" && ev.mime.startsWith("image/")) {
+        const at = [ev.x ?? width / 2, ev.y ?? height / 2];
+        decodeDropped(ev, width >> 1, height >> 1).then((img) => {
+          if (!img) return;
+          const x0 = Math.round(at[0] - img.width / 2);
+          const y0 = Math.round(at[1] - img.height / 2);
+          for (let y = 0; y < img.height; y++) {
+            const cy = y0 + y;
+            if (cy < 0 || cy >= height) continue;
+            for (let x = 0; x < img.width; x++) {
+              const cx = x0 + x;
+              if (cx < 0 || cx >= width) continue;
+              const s = (y * img.width + x) * 4, d = (cy * width + cx) * 4;
+              const a = img.data[s + 3] / 255;
+              for (let c = 0; c < 3; c++) {
+                canvas[d + c] = Math.round(
+                  img.data[s + c] * a + canvas[d + c] * (1 - a),
+                );
+              }
+            }
+          }
+          dirty = true;
+        });
       }
     },
   };

@@ -366,10 +366,12 @@ export class Front {
       // Oversized or malformed frames: ws sends the close (1009, 1002…)
       // and then reads on, discarding what the peer sends until the close
       // ends: stop reading (after ws's own resume), and drop the
-      // connection after closeTimeout.
+      // connection after closeTimeout. The session ends now: a peer whose
+      // close never comes must not hold a viewer's slot meanwhile.
       ws.on("error", () => {
         setTimeout(() => socket.pause(), 0);
         viewer.dropSoon();
+        session.closed();
       });
       ws.on("pong", () => viewer.alive = true);
       session.opened();

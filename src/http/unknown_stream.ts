@@ -92,6 +92,11 @@ export class UnknownStream implements SessionHub {
   /** Dropped: there is no app behind it. */
   input(_ev: DisplayEvent): void {}
 
+  /** No files wait here. */
+  fileBytesQueued(_id: number): number {
+    return 0;
+  }
+
   /** Nobody watches or drives: a session here never opens. */
   readonly presence: ControlDesk = {
     join: () => {},

@@ -70,6 +70,8 @@ export interface HubOptions {
   height: number;
   /** Where viewers' input events go. */
   input: (ev: DisplayEvent) => void;
+  /** Bytes of a viewer's files waiting there (default: none). */
+  fileBytes?: (viewer: number) => number;
   /** H.264 encoders (default: NVENC or libx264, per `options.encoder`). */
   h264?: H264Source;
   /** Take encoded pictures from the app (`feedVideo`, `feedPicture`) instead of encoding here. */
@@ -109,6 +111,7 @@ export class Hub implements SessionHub {
   #height: number;
   #clock: Clock;
   #input: (ev: DisplayEvent) => void;
+  #fileBytes: (viewer: number) => number;
   #pool = new FramePool();
   #latest: PooledFrame | null = null;
   #version = 0;
@@ -136,6 +139,7 @@ export class Hub implements SessionHub {
     this.#height = o.height;
     this.#clock = o.options.clock;
     this.#input = o.input;
+    this.#fileBytes = o.fileBytes ?? (() => 0);
     this.presence = o.desk ??
       new Presence({ options: o.options, input: o.input });
     const where = `display '${o.name}'`;
@@ -293,6 +297,11 @@ export class Hub implements SessionHub {
   /** Hand a viewer's input event to the app. */
   input(ev: DisplayEvent): void {
     this.#input(ev);
+  }
+
+  /** Bytes of viewer `id`'s files waiting in the app's queue. */
+  fileBytesQueued(id: number): number {
+    return this.#fileBytes(id);
   }
 
   /** Run a delivery pass over every session soon (once, however often asked). */

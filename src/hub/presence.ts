@@ -70,6 +70,8 @@ export interface StreamDesk extends ControlDesk {
   retune(): void;
   /** The viewers, in the order they joined. */
   list(): ViewerPresence[];
+  /** Send `text` to every viewer, or to viewer `id` only; returns how many it went to. */
+  send(text: string, id?: number): number;
   /** Stop the timers; the viewers are going. */
   close(): void;
 }
@@ -310,6 +312,21 @@ export class Presence implements StreamDesk {
       user: e.identity.user,
       ...(e.member.edge === undefined ? {} : { edge: e.member.edge }),
     }));
+  }
+
+  /**
+   * Send `text` to every viewer, or to viewer `id` only; how many it went
+   * to (e.g. the app's `setClipboard`).
+   */
+  send(text: string, id?: number): number {
+    let n = 0;
+    for (const e of [...this.#entries.values()]) {
+      if (id !== undefined && e.member.id !== id) continue;
+      if (!this.#entries.has(e.member)) continue; // closed by a send
+      e.member.notify(text);
+      n++;
+    }
+    return n;
   }
 
   /** Stop the timers; the viewers are going. */

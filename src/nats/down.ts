@@ -39,8 +39,12 @@ export interface DownItem {
 
 /** Viewers one message carries at most (a round for a bigger edge takes several). */
 export const DOWN_BATCH = 500;
-/** The longest text carried (a `presence` message names at most 16 viewers). */
-const MAX_TEXT = 16 * 1024;
+/**
+ * The longest text carried: a `presence` message names at most 16 viewers;
+ * a `clipboard` message carries up to `maxClipboardBytes` (64 KiB by
+ * default) of text, JSON-escaped.
+ */
+const MAX_TEXT = 512 * 1024;
 
 /**
  * Texts for viewers at edges, sent once per round (a microtask) as one
@@ -108,8 +112,8 @@ export class DownQueue {
 }
 
 /**
- * Read a message from the host: each viewer's text, checked (a `presence`
- * or `control` message); null when the message is malformed.
+ * Read a message from the host: each viewer's text, checked (a `presence`,
+ * `control` or `clipboard` message); null when the message is malformed.
  *
  * @example
  * ```ts
@@ -140,7 +144,10 @@ export function parseDown(
     } catch {
       return null;
     }
-    if (msg?.type === "presence") texts.push({ text: x, control: null });
+    if (
+      msg?.type === "presence" ||
+      (msg?.type === "clipboard" && typeof msg.text === "string")
+    ) texts.push({ text: x, control: null });
     else if (isControl(msg)) texts.push({ text: x, control: msg });
     else return null;
   }

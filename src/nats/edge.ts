@@ -443,12 +443,29 @@ export async function displayFromNats(
       );
     }
   }
+  for (const k of ["maxClipboardBytes", "maxFileBytes"] as const) {
+    if (own[k] !== undefined) {
+      throw new TypeError(
+        `${where}: '${k}': pastes and dropped files are not relayed through edges (viewers at an edge are told they are off)`,
+      );
+    }
+  }
   const log = safeLogger(logger ?? consoleLogger, own.clock ?? systemClock);
-  // Checked before connecting, so a bad option fails at once.
-  const resolved = resolveDisplayOptions({ ...own, logger: log }, where, {
-    logger: log,
-    clock: systemClock,
-  });
+  // Checked before connecting, so a bad option fails at once. Pastes and
+  // files stay off here: the host takes only input events from edges.
+  const resolved = resolveDisplayOptions(
+    {
+      ...own,
+      maxClipboardBytes: 0,
+      maxFileBytes: false,
+      logger: log,
+    },
+    where,
+    {
+      logger: log,
+      clock: systemClock,
+    },
+  );
   const subjects = subjectsFor(prefix ?? "rfb", stream);
   const link = await openLink(where, options, log);
   const id = processId();

@@ -152,6 +152,17 @@ export class EdgeDesk implements StreamDesk {
     }));
   }
 
+  /** Send `text` to the viewers here (all, or viewer `id`); returns how many. */
+  send(text: string, id?: number): number {
+    let n = 0;
+    for (const e of [...this.#entries.values()]) {
+      if (id !== undefined && e.member.id !== id) continue;
+      e.member.notify(text);
+      n++;
+    }
+    return n;
+  }
+
   /** Nothing runs here. */
   close(): void {}
 

@@ -1,8 +1,9 @@
 /**
  * What a client may send (`hello`, `set_viewport`, `ack`,
  * `request_keyframe`, `decoder_reset`, `event`, and our optional
- * `request_control` and `release_control`), and the parser that validates
- * one text message.
+ * `request_control`, `release_control`, `clipboard`, `file_start`,
+ * `file_chunk` and `file_cancel`), and the parser that validates one text
+ * message.
  *
  * @example
  * ```ts
@@ -23,6 +24,7 @@ import {
 } from "./constants.ts";
 import { type InputEvent, validateEvent } from "./input_events.ts";
 import { logSafe } from "../log.ts";
+import { parseTransferMessage, type TransferMessage } from "./transfers.ts";
 
 const textEncoder = new TextEncoder();
 
@@ -130,7 +132,8 @@ export type ClientMessage =
   | DecoderResetMessage
   | EventMessage
   | RequestControlMessage
-  | ReleaseControlMessage;
+  | ReleaseControlMessage
+  | TransferMessage;
 
 /** What {@linkcode parseClientMessage} returns. */
 export type ParseResult =
@@ -304,6 +307,14 @@ export function parseClientMessage(text: string, now: number): ParseResult {
         ok: true,
         message: { type: "release_control", to: raw.to as number },
       };
+    }
+    case "clipboard":
+    case "file_start":
+    case "file_chunk":
+    case "file_cancel": {
+      const msg = parseTransferMessage(raw);
+      if (typeof msg === "string") return drop(`${raw.type}: ${msg}`);
+      return { ok: true, message: msg };
     }
     default:
       return { ok: "ignored", type: logSafe(raw.type, 64) };

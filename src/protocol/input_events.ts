@@ -1,6 +1,7 @@
 /**
  * Input events in the renderview vocabulary (pointer, wheel, key, resize),
- * and the check that normalises one sent by a client.
+ * with our optional `text_input` and `gamepad` (`extra_events.ts`), and the
+ * check that normalises one sent by a client.
  *
  * @example
  * ```ts
@@ -18,6 +19,11 @@ import {
   viewportFields,
 } from "./_fields.ts";
 import { logSafe } from "../log.ts";
+import {
+  type GamepadEvent,
+  type TextInputEvent,
+  validateExtraEvent,
+} from "./extra_events.ts";
 
 /** A modifier key name. */
 export type Modifier = "Shift" | "Control" | "Alt" | "Meta";
@@ -110,8 +116,17 @@ export interface ResizeEvent {
   timestamp?: number;
 }
 
-/** Any input event in the renderview vocabulary. */
-export type InputEvent = PointerEvent | WheelEvent | KeyEvent | ResizeEvent;
+/**
+ * Any input event in the renderview vocabulary, or one of our optional
+ * additions (`text_input`, `gamepad`).
+ */
+export type InputEvent =
+  | PointerEvent
+  | WheelEvent
+  | KeyEvent
+  | ResizeEvent
+  | TextInputEvent
+  | GamepadEvent;
 
 /** The most fingers a touch pointer event may list (`ntouches`, `touches`). */
 export const MAX_TOUCHES = 20;
@@ -208,6 +223,9 @@ export function validateEvent(raw: unknown, now: number): InputEvent | string {
     return "event must be an object with a string 'type'";
   }
   const type = raw.type;
+  if (type === "text_input" || type === "gamepad") {
+    return validateExtraEvent(raw, now);
+  }
   const modifiers = modifiersField(raw);
   if (typeof modifiers === "string" && type !== "resize") return modifiers;
   if (POINTER_TYPES.has(type) || type === "wheel") {

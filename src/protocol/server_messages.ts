@@ -15,6 +15,7 @@
 
 import type { Transport } from "./constants.ts";
 import { compactJson } from "./envelope.ts";
+import type { InputFeature } from "./transfers.ts";
 
 /** The server's `set_quality` message: this viewer's stream was retuned. */
 export interface SetQualityMessage {
@@ -65,6 +66,17 @@ export interface ConfigMessage {
   mime?: string;
   /** The server's in-flight window (our optional addition). */
   max_inflight?: number;
+  /**
+   * The input this server takes beyond pointer, wheel, keys and resize
+   * (our optional addition): `"clipboard"`, `"text_input"`, `"gamepad"`, and
+   * `"file"` when the app accepts files. A client sends those only when
+   * listed.
+   */
+  input?: InputFeature[];
+  /** The largest clipboard text, UTF-8 bytes, either way (our optional addition). */
+  max_clipboard_bytes?: number;
+  /** The largest file the app accepts, bytes; present only with `"file"` in `input`. */
+  max_file_bytes?: number;
 }
 
 /**
@@ -90,6 +102,13 @@ export function configMessage(config: ConfigMessage): string {
   }
   if (config.mime !== undefined) msg.mime = config.mime;
   if (config.max_inflight !== undefined) msg.max_inflight = config.max_inflight;
+  if (config.input !== undefined) msg.input = config.input;
+  if (config.max_clipboard_bytes !== undefined) {
+    msg.max_clipboard_bytes = config.max_clipboard_bytes;
+  }
+  if (config.max_file_bytes !== undefined) {
+    msg.max_file_bytes = config.max_file_bytes;
+  }
   return compactJson(msg);
 }
 

@@ -32,7 +32,9 @@ import {
   setQualityMessage,
   statsMessage,
 } from "../protocol.ts";
+import { ClipboardIntake } from "./clipboard.ts";
 import { Delivery } from "./delivery.ts";
+import { FileIntake } from "./files.ts";
 import { identityOf, type ViewerIdentity } from "./identity.ts";
 import { SessionMetrics, type ViewerStats } from "./metrics.ts";
 import { hostOf, PENDING } from "./pending.ts";
@@ -80,6 +82,8 @@ export class Session {
   #inputDropped = 0;
   #metrics: SessionMetrics;
   #delivery: Delivery;
+  #files: FileIntake;
+  #paste: ClipboardIntake;
   /** This session in the process-wide set of sockets waiting for `hello`. */
   #waiting = {
     evict: () => {
@@ -114,6 +118,20 @@ export class Session {
       close: (code, reason) => this.close(code, reason),
       sendQuality: (q) => this.#sendText(setQualityMessage(q)),
       isOpen: () => this.#state === "open",
+    });
+    const o = hub.options;
+    this.#files = new FileIntake({
+      limits: () => o,
+      clock: this.#clock,
+      deliver: (ev) => hub.input({ ...ev, viewer: id, ...this.#user }),
+      send: (text) => this.#sendText(text),
+      queued: () => hub.fileBytesQueued(id),
+    });
+    this.#paste = new ClipboardIntake({
+      limit: () => o.maxClipboardBytes,
+      now: () => this.#clock.now() / 1000,
+      deliver: (ev) => hub.input({ ...ev, viewer: id, ...this.#user }),
+      warn: (what) => this.#warn(what),
     });
   }
 
@@ -222,6 +240,7 @@ export class Session {
     this.#helloTimer = this.#authTimer = null;
     this.#metrics.stop();
     this.#delivery.stop();
+    this.#files.clear();
     this.#hub.leave(this);
   }
 
@@ -437,6 +456,7 @@ export class Session {
     // A viewer may narrow the server's window, never widen it.
     this.#delivery.start(selection, hello.supported, hello.max_inflight);
     const { width, height } = this.#hub.size();
+    const o = this.#hub.options;
     this.#sendText(configMessage({
       type: "config",
       transport: selection.transport,
@@ -447,6 +467,14 @@ export class Session {
       mime: selection.transport === "image" ? selection.mime : undefined,
       pixel_ratio: this.#hub.options.pixelRatio,
       max_inflight: this.#delivery.window,
+      input: [
+        ...(o.maxClipboardBytes > 0 ? ["clipboard" as const] : []),
+        "text_input",
+        "gamepad",
+        ...(o.maxFileBytes !== false ? ["file" as const] : []),
+      ],
+      max_clipboard_bytes: o.maxClipboardBytes,
+      max_file_bytes: o.maxFileBytes === false ? undefined : o.maxFileBytes,
     }));
     // The config may have found the viewer too slow and closed it.
     return (this.#state as State) !== "closed";
@@ -504,6 +532,23 @@ export class Session {
         return;
       case "release_control":
         if (this.#takeEventToken()) this.#hub.presence.release(this, msg.to);
+        return;
+      case "clipboard": // a piece of a paste, put together by #paste
+        this.#paste.piece(
+          msg.text,
+          msg.more === true,
+          this.#takeEventToken() && this.#drives(),
+        );
+        return;
+      case "file_start": // refused, not dropped: the client waits for an answer
+        if (this.#takeEventToken()) this.#files.start(msg, this.#drives());
+        else this.#files.refuse(msg.id, "sent too fast; try again");
+        return;
+      case "file_chunk": // paced by the acks, so no input token
+        this.#files.chunk(msg, this.#hub.presence.drives(this));
+        return;
+      case "file_cancel":
+        this.#files.cancel(msg.id);
         return;
     }
   }

@@ -98,6 +98,8 @@ export interface SessionHub {
   video(step: number): VideoTrack;
   /** Hand an input event to the app. */
   input(ev: DisplayEvent): void;
+  /** Bytes of viewer `id`'s files waiting in the app's queue. */
+  fileBytesQueued(id: number): number;
   /** Who may drive. */
   readonly presence: ControlDesk;
   /** Ask for a delivery pass over every session soon. */
