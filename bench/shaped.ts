@@ -446,6 +446,8 @@ export interface ViewerRun {
   statuses: Array<[number, string, number | null]>;
   /** Page clock − server clock, ms, and its uncertainty. */
   clock: { offset: number; error: number };
+  /** The viewer's latency badge and its title the first time it said the stream was reduced, or null. */
+  told: string | null;
 }
 
 /** What a run returns. */

@@ -192,6 +192,14 @@ export async function runInside(args: RunnerArgs): Promise<ScenarioResult> {
           __statuses.push([performance.timeOrigin + performance.now(),
             e.detail.status, e.detail.code ?? null]);
         });
+        // What the viewer's chrome said about adaptation, as a person sees it.
+        globalThis.__told = null;
+        view.addEventListener("stats", (e) => {
+          const badge = document.querySelector(".rfb-badge");
+          if (e.detail.reduced && badge && !badge.hidden) {
+            globalThis.__told ??= badge.textContent + " | " + badge.title;
+          }
+        });
       })()`);
       pages.push(page);
       runs.push({
@@ -200,6 +208,7 @@ export async function runInside(args: RunnerArgs): Promise<ScenarioResult> {
         stats: [],
         wire: [],
         statuses: [],
+        told: null,
         clock: { offset: 0, error: 0 },
       });
       claim();
@@ -252,6 +261,9 @@ export async function runInside(args: RunnerArgs): Promise<ScenarioResult> {
         [number, string, number | null]
       >;
       runs[i].clock = clock;
+      runs[i].told = await pages[i].evaluate(`globalThis.__told`) as
+        | string
+        | null;
       runs[i].frames = raw.map(([ts, recv, shown]) => ({
         pub: ts / 1000 - t0,
         recv: recv - clock.offset - t0,

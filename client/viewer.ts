@@ -462,7 +462,7 @@ export class RfbViewer {
     // Most telling first: on a short viewer only the lines that fit under
     // the top bar are shown.
     const lines = [
-      ...(s.reduced ? [reducedText(s.reduced)] : []),
+      ...(s.reduced ? [`reduced    ${reducedHow(s.reduced) || "yes"}`] : []),
       `fps        ${s.fps > 0 ? s.fps : NONE}`,
       `latency    ${
         s.latencyMs === null ? NONE : `${s.latencyMs.toFixed(1)} ms`
@@ -492,8 +492,8 @@ export class RfbViewer {
   }
 }
 
-/** "reduced for your connection (½ size, 15 fps)": what the server does for a slow link. */
-function reducedText(r: ReducedStream): string {
+/** What the server does for a slow link: "50% size, quality 48, 15 fps". */
+function reducedHow(r: ReducedStream): string {
   const how: string[] = [];
   if (r.scale !== null && r.scale < 1) {
     how.push(`${Math.round(r.scale * 100)}% size`);
@@ -501,7 +501,11 @@ function reducedText(r: ReducedStream): string {
   if (r.quality !== null) how.push(`quality ${r.quality}`);
   if (r.bitrate !== null) how.push(rate(r.bitrate));
   if (r.fps !== null) how.push(`${Math.round(r.fps)} fps`);
-  return `reduced for your connection${
-    how.length ? ` (${how.join(", ")})` : ""
-  }`;
+  return how.join(", ");
+}
+
+/** "reduced for your connection (50% size, 15 fps)", for the badge's title. */
+function reducedText(r: ReducedStream): string {
+  const how = reducedHow(r);
+  return `reduced for your connection${how ? ` (${how})` : ""}`;
 }

@@ -32,7 +32,7 @@ async function one(
   transport: Scenario["transport"],
   rateMbit: number,
   lossPct = 0,
-): Promise<ViewerSummary> {
+): Promise<ViewerSummary & { told: string | null }> {
   await using net = await ShapedNet.create();
   const result = await runScenario(net, {
     transport,
@@ -40,7 +40,7 @@ async function one(
     durationS: RUN_S,
     schedule: [{ atS: 0, rateMbit, lossPct }],
   });
-  const s = summarize(result, 0, 5);
+  const s = { ...summarize(result, 0, 5), told: result.viewers[0].told };
   console.log(
     `${transport} at ${rateMbit} Mbit/s${lossPct ? `, ${lossPct}% loss` : ""}:`,
     JSON.stringify(s),
@@ -48,7 +48,7 @@ async function one(
   return s;
 }
 
-const fmt = (s: ViewerSummary) =>
+const fmt = (s: ViewerSummary & { told?: string | null }) =>
   `p50 ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms, ${
     s.fps.toFixed(1)
   } fps drawn, longest gap ${s.maxGapMs.toFixed(0)} ms, ${
@@ -93,6 +93,11 @@ Deno.test({
     assert.ok(s.mbit <= 1.1, `delivered above the link's 1 Mbit/s: ${fmt(s)}`);
     assert.ok(s.p95 < 1000, `p95 >= 1000 ms: ${fmt(s)}`);
     assert.ok(s.fps >= 5, `under 5 frames drawn a second: ${fmt(s)}`);
+    // The viewer says so: its badge reads "… · reduced", its title how.
+    assert.match(
+      s.told ?? "",
+      /reduced \| .*reduced for your connection \(.*size/,
+    );
   },
 });
 
