@@ -143,9 +143,13 @@ export interface LinkObservation {
 /** A step up needs at most this many times what the current step needs. */
 export const PROBE_GAIN = 2.2;
 
-/** How long a failed step is not tried again: first, longest, ms. */
-const BLOCK_FIRST_MS = 5000;
-const BLOCK_MAX_MS = 10_000;
+/**
+ * How long a failed step is not tried again: first, longest, ms. Short:
+ * for images a try is one probe picture, and a link that came back should
+ * be climbed within seconds.
+ */
+const BLOCK_FIRST_MS = 3000;
+const BLOCK_MAX_MS = 6000;
 
 /**
  * Decides a viewer's quality step from its acks and its link's rate.
