@@ -391,3 +391,37 @@ Deno.test("nats: credentials pass through; subjects stay under their prefix; wha
   }
   await display.close();
 });
+
+Deno.test("nats: a second edge joining a resting scene gets the picture the first edge already has", async () => {
+  await using nats = await NatsServer.start();
+  const display = new Display(64, 48, {
+    transport: "image",
+    stillAfter: false,
+    ...quiet,
+  });
+  await using _link = await publishToNats(display, {
+    servers: nats.url,
+    stream: "scene",
+  });
+  await using a = await displayFromNats({
+    servers: nats.url,
+    stream: "scene",
+    ...quiet,
+  });
+  await using b = await displayFromNats({
+    servers: nats.url,
+    stream: "scene",
+    ...quiet,
+  });
+  await using edgeA = serveEdge(a);
+  await using edgeB = serveEdge(b);
+  display.publish(quadrants(64, 48)); // once: the scene then rests
+  await using first = await TestViewer.open(edgeA.url);
+  await first.nextFrame(5000);
+  await sleep(300); // the picture went out to edge A long before B asks
+  // Nothing new is published: edge B's viewer must still get a picture.
+  await using second = await TestViewer.open(edgeB.url);
+  const f = await second.nextFrame(5000);
+  const img = await decodeImage(f.payload);
+  assert.ok(near(pixelAt(img, 8, 8), [255, 0, 0]));
+});

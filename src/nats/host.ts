@@ -387,6 +387,10 @@ export class HostLink implements AsyncDisposable {
       }
       let edges = this.#needs.get(key);
       if (!edges) this.#needs.set(key, edges = new Map());
+      if (!edges.has(m.e) && edges.size > 0) {
+        relay.joined(); // a new edge subscribed after the last picture went out
+        added = true;
+      }
       edges.set(m.e, now + m.ttl);
     }
     if (added) this.#hub.wake();

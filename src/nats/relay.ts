@@ -39,6 +39,8 @@ export interface Relay {
   offerChunk(chunk: VideoChunk, track: VideoTrack): void;
   /** An edge has a viewer waiting for an IDR. */
   keyframe(): void;
+  /** Another edge started taking it: send what it needs to start from. */
+  joined(): void;
 }
 
 /**
@@ -99,6 +101,9 @@ export class VideoRelay implements Relay {
     this.#ctx.hub.video(this.#step).requestKeyframe();
     this.#ctx.hub.wake();
   }
+
+  /** A new edge's viewers ask for their IDR themselves (`keyframe`). */
+  joined(): void {}
 }
 
 /**
@@ -160,6 +165,14 @@ export class PictureRelay implements Relay {
 
   /** Every picture stands alone; an edge keeps the last one. */
   keyframe(): void {}
+
+  /**
+   * Publish the current picture again on the next pass: an edge that just
+   * subscribed missed it, and a resting scene may publish nothing new.
+   */
+  joined(): void {
+    this.#sent = 0;
+  }
 
   #publish(p: EncodedPicture): boolean {
     return this.#ctx.send(this.#subject, {
