@@ -77,8 +77,15 @@ export const latencies = (c: LatencyCase): number[] =>
 
 const epochMs = () => performance.timeOrigin + performance.now();
 
-/** Page clock − our clock: the best of a few round trips. */
-async function clockOffset(
+/**
+ * Page clock − our clock: the best of a few round trips.
+ *
+ * @example
+ * ```ts ignore
+ * const { offset, error } = await clockOffset(page);
+ * ```
+ */
+export async function clockOffset(
   page: import("playwright-core").Page,
 ): Promise<{ offset: number; error: number }> {
   let best = { rtt: Infinity, offset: 0 };

@@ -19,9 +19,10 @@
  * @module
  */
 
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { serve, silentLogger } from "../mod.ts";
 import { CHROMIUM, launch, waitForExpression } from "../tests/_browser.ts";
+import { clockOffset } from "./latency.ts";
 import { Player, renderRing, RING } from "./scene.ts";
 import {
   type Scenario,
@@ -46,22 +47,6 @@ export interface RunnerArgs {
   out: string;
 }
 
-/** Page clock − our clock: the best of a few round trips. */
-async function clockOffset(
-  page: Page,
-): Promise<{ offset: number; error: number }> {
-  let best = { rtt: Infinity, offset: 0 };
-  for (let k = 0; k < 7; k++) {
-    const a = epochMs();
-    const p = await page.evaluate(
-      `performance.timeOrigin + performance.now()`,
-    ) as number;
-    const b = epochMs();
-    if (b - a < best.rtt) best = { rtt: b - a, offset: p - (a + b) / 2 };
-  }
-  return { offset: best.offset, error: best.rtt / 2 };
-}
-
 /** Chromium started inside namespace `ns`, treating `origin` as secure. */
 async function launchIn(
   ns: string,
@@ -75,18 +60,9 @@ async function launchIn(
     `#!/bin/sh\nexec ip netns exec ${q(ns)} ${q(CHROMIUM)} "$@"\n`,
     { mode: 0o755 },
   );
-  return chromium.launch({
+  return launch({
     executablePath: wrapper,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--unsafely-treat-insecure-origin-as-secure=${origin}`,
-    ],
+    args: [`--unsafely-treat-insecure-origin-as-secure=${origin}`],
   });
 }
 

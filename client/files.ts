@@ -9,30 +9,11 @@
  * @module
  */
 
+import { formatBytes } from "../src/protocol.ts";
 import type { FileProgress, FileReport, ToWorker } from "./messages.ts";
 
 /** Transfers remembered for `FileSender.transfers` (the newest). */
 const KEPT = 32;
-
-/**
- * Bytes as a person reads them: `900 bytes`, `64 KiB`, `5 MiB`.
- *
- * @example
- * ```ts
- * import { formatBytes } from "./files.ts";
- * formatBytes(1536); // "1.5 KiB"
- * ```
- */
-export function formatBytes(n: number): string {
-  const units = ["KiB", "MiB", "GiB"];
-  if (n < 1024) return `${n} byte${n === 1 ? "" : "s"}`;
-  let v = n / 1024, u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${Number(v.toFixed(v < 10 ? 1 : 0))} ${units[u]}`;
-}
 
 /** What may be sent now. */
 export interface FileGate {

@@ -6,8 +6,11 @@
  * @module
  */
 
-import type { ConfigMessage, Transport } from "../src/protocol.ts";
-import { formatBytes } from "./files.ts";
+import {
+  type ConfigMessage,
+  formatBytes,
+  type Transport,
+} from "../src/protocol.ts";
 import type { FitMode } from "./mapping.ts";
 import type { ViewStatus } from "./messages.ts";
 

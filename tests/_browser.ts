@@ -21,19 +21,27 @@ export function browserMissing(): string | null {
   }
 }
 
-/** Start headless Chromium with the flags this sandbox needs. */
-export function launch(): Promise<Browser> {
+/** The flags this sandbox needs. */
+export const CHROMIUM_ARGS: readonly string[] = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/**
+ * Start headless Chromium with the flags this sandbox needs, plus `args`
+ * (`executablePath` replaces Debian's, e.g. with a wrapper script).
+ */
+export function launch(
+  o: { executablePath?: string; args?: string[] } = {},
+): Promise<Browser> {
   return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    executablePath: o.executablePath ?? CHROMIUM,
+    args: [...CHROMIUM_ARGS, ...(o.args ?? [])],
   });
 }
 

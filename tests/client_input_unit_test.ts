@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { gamepadChanges, type GamepadLike } from "../client/gamepads.ts";
 import { textPieces } from "../client/keyboard.ts";
-import { FileSender, formatBytes } from "../client/files.ts";
+import { FileSender } from "../client/files.ts";
+import { formatBytes } from "../src/protocol.ts";
 import type { FileProgress, FileReport, ToWorker } from "../client/messages.ts";
 import { inputSupport, pasteRefusal } from "../client/view_options.ts";
 import { toBase64, Uploads } from "../client/worker/uploads.ts";

@@ -18,7 +18,7 @@ import {
 } from "../src/protocol.ts";
 import { EventQueue } from "../src/events.ts";
 import { utf8Length } from "../src/session/clipboard.ts";
-import { formatBytes } from "../src/session/files.ts";
+import { formatBytes } from "../src/protocol.ts";
 import { sleep, TestViewer, until } from "./_viewer.ts";
 
 const W = 32, H = 24;

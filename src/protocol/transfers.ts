@@ -317,3 +317,23 @@ export function fileAckMessage(ack: FileAckMessage): string {
 export function fileRefusedMessage(r: FileRefusedMessage): string {
   return compactJson({ type: "file_refused", id: r.id, reason: r.reason });
 }
+
+/**
+ * Bytes as a person reads them: `900 bytes`, `64 KiB`, `5 MiB`, `1.5 GiB`.
+ *
+ * @example
+ * ```ts
+ * import { formatBytes } from "@rfb/core/protocol";
+ * formatBytes(5 * 1024 * 1024); // "5 MiB"
+ * ```
+ */
+export function formatBytes(n: number): string {
+  const units = ["KiB", "MiB", "GiB"];
+  if (n < 1024) return `${n} byte${n === 1 ? "" : "s"}`;
+  let v = n / 1024, u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${Number(v.toFixed(v < 10 ? 1 : 0))} ${units[u]}`;
+}

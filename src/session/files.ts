@@ -19,6 +19,7 @@ import {
   type FileChunkMessage,
   fileRefusedMessage,
   type FileStartMessage,
+  formatBytes,
   MAX_OPEN_FILES,
 } from "../protocol.ts";
 
@@ -45,26 +46,6 @@ interface Transfer {
   received: number;
   /** Clock ms of its last chunk (or its start). */
   last: number;
-}
-
-/**
- * Bytes as a person reads them: `900 bytes`, `64 KiB`, `5 MiB`, `1.5 GiB`.
- *
- * @example
- * ```ts
- * import { formatBytes } from "./files.ts";
- * formatBytes(5 * 1024 * 1024); // "5 MiB"
- * ```
- */
-export function formatBytes(n: number): string {
-  const units = ["KiB", "MiB", "GiB"];
-  if (n < 1024) return `${n} byte${n === 1 ? "" : "s"}`;
-  let v = n / 1024, u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${Number(v.toFixed(v < 10 ? 1 : 0))} ${units[u]}`;
 }
 
 /**
